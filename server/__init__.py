@@ -1,0 +1,1 @@
+"""todo-agent: the HTTP service, domain services, storage, events and workers."""

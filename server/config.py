@@ -1,0 +1,89 @@
+"""Settings: one pydantic-settings class, read once in an entry point and passed down."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every setting of the service; see `.env.example` for what each one means."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    database_url: str = "sqlite+aiosqlite:///./todo-agent.db"
+
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    llm_model: str = "gpt-4o-mini"
+    llm_timeout_seconds: float = Field(default=60.0, gt=0)
+    llm_max_retries: int = Field(default=3, ge=0, le=10)
+    agent_max_tool_rounds: int = Field(default=8, ge=1, le=50)
+
+    kafka_bootstrap_servers: str | None = None
+    kafka_topic_task_events: str = "task-events"
+    kafka_topic_reminders: str = "reminders"
+    kafka_topic_notifications: str = "notifications"
+
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "todo-agent@localhost"
+    smtp_starttls: bool = False
+
+    scheduler_interval_seconds: float = Field(default=30.0, gt=0)
+    reminder_lead_minutes: int = Field(default=30, ge=0, le=60 * 24 * 365)
+    overdue_after_minutes: int = Field(default=60, ge=0, le=60 * 24 * 365)
+
+    auth_jwt_secret: SecretStr | None = None
+
+    log_level: str = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        allowed = ("sqlite+aiosqlite://", "postgresql+asyncpg://")
+        if not value.startswith(allowed):
+            raise ValueError(
+                "must be an async SQLAlchemy URL starting with "
+                "'sqlite+aiosqlite://' or 'postgresql+asyncpg://'"
+            )
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        levels = {"DEBUG", "INFO", "WARNING", "ERROR"}
+        if value.upper() not in levels:
+            raise ValueError(f"must be one of {', '.join(sorted(levels))}")
+        return value.upper()
+
+    @field_validator(
+        "openai_base_url", "kafka_bootstrap_servers", "smtp_host", "smtp_username", mode="before"
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def llm_configured(self) -> bool:
+        return self.openai_api_key is not None or self.openai_base_url is not None
+
+
+class ConfigError(Exception):
+    """A setting has a bad value; the message names the variable and the rule."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment and `.env`, raising ConfigError on a bad value."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = str(err["loc"][0]).upper() if err["loc"] else "settings"
+        raise ConfigError(f"{name}: {err['msg']} (got {err.get('input')!r})") from None

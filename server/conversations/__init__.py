@@ -1,0 +1,1 @@
+"""Chat conversations and their stored messages."""

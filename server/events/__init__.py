@@ -1,0 +1,1 @@
+"""Events: the transactional outbox, CloudEvents envelopes and the event bus."""

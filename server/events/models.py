@@ -1,0 +1,55 @@
+"""Outbox, processed-event and dead-letter tables."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, Text
+from sqlmodel import Field, SQLModel
+
+from server.db import UTCDateTime, utcnow
+
+
+class OutboxEvent(SQLModel, table=True):
+    """An event written in the same transaction as the change it describes."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "published_at", "id"),)
+
+    id: int | None = Field(
+        default=None,
+        sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    )
+    event_id: str = Field(max_length=36, unique=True)
+    topic: str = Field(max_length=100)
+    key: str = Field(max_length=64)
+    envelope: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    published_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ProcessedEvent(SQLModel, table=True):
+    """An event a consumer has applied: its effects happen once however often it arrives."""
+
+    __tablename__ = "processed_events"
+
+    consumer: str = Field(max_length=64, primary_key=True)
+    event_id: str = Field(max_length=36, primary_key=True)
+    processed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class DeadLetter(SQLModel, table=True):
+    """An event a consumer kept failing on, parked with its last error."""
+
+    __tablename__ = "dead_letters"
+
+    id: int | None = Field(default=None, primary_key=True)
+    consumer: str = Field(max_length=64)
+    event_id: str = Field(max_length=36)
+    topic: str = Field(max_length=100)
+    envelope: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    error: str = Field(sa_column=Column(Text, nullable=False))
+    attempts: int = 0
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    retried_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -1,0 +1,25 @@
+"""Every table, imported in one place so the metadata is complete (migrations, tests)."""
+
+from sqlmodel import SQLModel
+
+from server.conversations.models import Conversation, Message
+from server.events.models import DeadLetter, OutboxEvent, ProcessedEvent
+from server.notifications.models import Notification
+from server.tasks.models import Task, TaskAlert
+from server.users.models import ApiToken, User
+
+metadata = SQLModel.metadata
+
+__all__ = [
+    "ApiToken",
+    "Conversation",
+    "DeadLetter",
+    "Message",
+    "Notification",
+    "OutboxEvent",
+    "ProcessedEvent",
+    "Task",
+    "TaskAlert",
+    "User",
+    "metadata",
+]

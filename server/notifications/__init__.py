@@ -1,0 +1,1 @@
+"""Notifications: stored alerts for a user, read state and email delivery."""

@@ -1,0 +1,1 @@
+"""Tasks: the model, validation, due-date parsing, recurrence and the task service."""
