@@ -56,6 +56,14 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def _manual_begin(dbapi_connection, _record) -> None:
+    dbapi_connection.isolation_level = None
+
+
+def _begin_immediate(connection) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 class Database:
     """The engine and session factory for one DATABASE_URL."""
 
@@ -66,9 +74,17 @@ class Database:
         if not self.is_sqlite:
             kwargs.update(pool_size=20, max_overflow=20, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        self.write_engine = self.engine
         if self.is_sqlite:
+            # SQLite cannot upgrade a stale read snapshot to a write: writers take the write
+            # lock when they begin (BEGIN IMMEDIATE) on their own engine; readers stay parallel.
+            self.write_engine = create_async_engine(url, **kwargs)
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self.write_engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self.write_engine.sync_engine, "connect", _manual_begin)
+            event.listen(self.write_engine.sync_engine, "begin", _begin_immediate)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -79,12 +95,12 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session whose work commits together on success or not at all."""
-        async with self.sessions() as session, session.begin():
+        async with self.write_sessions() as session, session.begin():
             yield session
 
     async def migrate(self) -> None:
         """Bring the schema to the newest migration (creating it on an empty database)."""
-        async with self.engine.begin() as conn:
+        async with self.write_engine.begin() as conn:
             await conn.run_sync(_upgrade)
 
     async def ping(self) -> None:
@@ -93,6 +109,8 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.write_engine is not self.engine:
+            await self.write_engine.dispose()
 
 
 def _upgrade(connection: Connection) -> None:

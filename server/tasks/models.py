@@ -81,6 +81,8 @@ class Task(SQLModel, table=True):
     remind_before_minutes: int | None = None
     recurrence: str | None = Field(default=None, max_length=500)
     series_id: str | None = Field(default=None, max_length=36, index=True)
+    # The occurrence this one follows; unique, so a completion yields one next occurrence.
+    occurrence_of: int | None = Field(default=None, unique=True)
     idempotency_key: str | None = Field(default=None, max_length=200)
     next_alert_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_alert: str | None = Field(default=None, max_length=16)

@@ -131,6 +131,7 @@ def upgrade() -> None:
         sa.Column("remind_before_minutes", sa.Integer(), nullable=True),
         sa.Column("recurrence", sa.String(length=500), nullable=True),
         sa.Column("series_id", sa.String(length=36), nullable=True),
+        sa.Column("occurrence_of", sa.Integer(), nullable=True),
         sa.Column("idempotency_key", sa.String(length=200), nullable=True),
         sa.Column("next_alert_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_alert", sa.String(length=16), nullable=True),
@@ -143,6 +144,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("user_id", "idempotency_key", name="uq_tasks_user_idempotency"),
+        sa.UniqueConstraint("occurrence_of"),
     )
     op.create_index("ix_tasks_next_alert", "tasks", ["next_alert_at"], unique=False)
     op.create_index(op.f("ix_tasks_series_id"), "tasks", ["series_id"], unique=False)

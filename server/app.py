@@ -1,0 +1,48 @@
+"""The FastAPI application factory: the HTTP composition root."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from fastapi import FastAPI
+
+from server import health
+from server.config import Settings
+from server.http_errors import install_error_handlers
+from server.notifications import views as notification_views
+from server.observability import ObservabilityMiddleware
+from server.services import Services, build_services
+from server.tasks import views as task_views
+from server.users import views as user_views
+from server.workers.runner import run_workers
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: Settings, *, workers: bool = True, services: Services | None = None
+) -> FastAPI:
+    """Build the app; start-up and shut-down happen in its lifespan, in order."""
+    services = services or build_services(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            await services.db.migrate()
+            stack.push_async_callback(services.db.dispose)
+            await stack.enter_async_context(services.bus)
+            if workers:
+                await stack.enter_async_context(run_workers(services))
+            logger.info("todo-agent ready")
+            yield
+            logger.info("todo-agent shutting down")
+
+    app = FastAPI(title="todo-agent", version="0.1.0", lifespan=lifespan)
+    app.state.services = services
+    install_error_handlers(app)
+    for module in (health, user_views, task_views, notification_views):
+        app.include_router(module.router)
+    app.add_middleware(ObservabilityMiddleware, metrics=services.metrics)
+    return app

@@ -1,0 +1,46 @@
+"""FastAPI dependencies: the services and the authenticated user, as Annotated aliases."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from server.errors import Unauthorized
+from server.services import Services
+from server.users.models import User
+
+
+def get_services(request: Request) -> Services:
+    return request.app.state.services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("missing bearer token: send 'Authorization: Bearer <token>'")
+    return token.strip()
+
+
+async def current_user(request: Request, services: ServicesDep) -> User:
+    user = await services.users.authenticate(bearer_token(request))
+    request.state.user = user
+    return user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+async def current_user_header_or_query(request: Request, services: ServicesDep) -> User:
+    """For EventSource, which cannot send headers: also accept `?access_token=`."""
+    token = request.query_params.get("access_token")
+    if token:
+        return await services.users.authenticate(token)
+    return await current_user(request, services)
+
+
+StreamUser = Annotated[User, Depends(current_user_header_or_query)]

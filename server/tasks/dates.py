@@ -1,0 +1,59 @@
+"""Due dates: ISO 8601 or natural language, resolved in the user's timezone to UTC."""
+
+from __future__ import annotations
+
+import warnings
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from server.errors import ValidationFailed
+
+HINT = "use ISO 8601 such as 2026-11-23T17:00 or a phrase such as 'tomorrow 5pm' or 'next monday'"
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def resolve_due(value: datetime | str, timezone: str, *, now: datetime | None = None) -> datetime:
+    """An aware UTC datetime for `value`; naive input is in `timezone`."""
+    tz = ZoneInfo(timezone)
+    if isinstance(value, datetime):
+        return _aware(value, tz)
+    text = value.strip()
+    if not text:
+        raise ValidationFailed("due", f"is empty; {HINT}")
+    if len(text) > 200:
+        raise ValidationFailed("due", "at most 200 characters")
+    try:
+        return _aware(datetime.fromisoformat(text), tz)
+    except ValueError:
+        pass
+    parsed = _natural(text, tz, now or datetime.now(UTC))
+    if parsed is None:
+        raise ValidationFailed("due", f"could not understand {text!r}; {HINT}")
+    return parsed
+
+
+def _aware(value: datetime, tz: ZoneInfo) -> datetime:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=tz)
+    return value.astimezone(UTC)
+
+
+def _natural(text: str, tz: ZoneInfo, now: datetime) -> datetime | None:
+    import dateparser
+
+    local_now = now.astimezone(tz).replace(tzinfo=None)
+    settings = {
+        "TIMEZONE": str(tz),
+        "TO_TIMEZONE": "UTC",
+        "RETURN_AS_TIMEZONE_AWARE": True,
+        "PREFER_DATES_FROM": "future",
+        "RELATIVE_BASE": local_now,
+    }
+    # dateparser does not know "next monday"; "monday" preferring the future means the same.
+    lowered = text.lower()
+    for day in WEEKDAYS:
+        lowered = lowered.replace(f"next {day}", day).replace(f"this {day}", day)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = dateparser.parse(lowered, languages=["en"], settings=settings)
+    return result.astimezone(UTC) if result else None

@@ -1,0 +1,421 @@
+"""The task service: every task change (tools, REST, workers) goes through here.
+
+Each public method is one unit of work: the change and its outbox event commit together.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, literal, or_, select, tuple_
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.db import Database, UTCDateTime, utcnow
+from server.errors import NotFound, ValidationFailed
+from server.events.outbox import Topics, add_event
+from server.observability import Metrics
+from server.tasks.alerts import AlertPolicy
+from server.tasks.dates import resolve_due
+from server.tasks.models import (
+    TAG_MAX,
+    Priority,
+    Task,
+    TaskCreate,
+    TaskInput,
+    TaskPublic,
+    TaskUpdate,
+)
+from server.tasks.recurrence import next_occurrence, normalize_rule
+from server.users.models import User
+
+__all__ = ["AlertPolicy", "ListQuery", "ListResult", "Status", "Sort", "TaskService"]
+
+logger = logging.getLogger(__name__)
+
+PRIORITY_RANK = {Priority.high: 1, Priority.medium: 2, Priority.low: 3, None: 4}
+MAX_LIMIT = 200
+# Tasks without a due date sort after every dated one.
+NO_DUE = datetime(9999, 12, 31, tzinfo=UTC)
+
+
+class Status(StrEnum):
+    pending = "pending"
+    completed = "completed"
+    all = "all"
+    deleted = "deleted"
+
+
+class Sort(StrEnum):
+    due = "due"
+    priority = "priority"
+    created = "created"
+    title = "title"
+
+
+@dataclass(frozen=True, slots=True)
+class ListQuery:
+    status: Status = Status.pending
+    priority: Priority | None = None
+    tag: str | None = None
+    query: str | None = None
+    due_before: datetime | str | None = None
+    due_after: datetime | str | None = None
+    overdue: bool | None = None
+    sort: Sort = Sort.due
+    limit: int = 50
+    cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListResult:
+    tasks: list[TaskPublic]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    task: TaskPublic
+    next_occurrence: TaskPublic | None
+
+
+def to_public(task: Task) -> TaskPublic:
+    return TaskPublic.model_validate(task, from_attributes=True)
+
+
+def normalize_tags(tags: list[str]) -> list[str]:
+    """Trimmed, non-empty, de-duplicated (case-insensitively) tags in the given order."""
+    seen: set[str] = set()
+    result = []
+    for index, raw in enumerate(tags):
+        tag = raw.strip()
+        if not tag:
+            raise ValidationFailed(f"tags[{index}]", "must not be empty")
+        if len(tag) > TAG_MAX:
+            raise ValidationFailed(f"tags[{index}]", f"at most {TAG_MAX} characters")
+        if "|" in tag or any(ord(c) < 32 for c in tag):
+            raise ValidationFailed(f"tags[{index}]", "must not contain '|' or control characters")
+        if tag.lower() not in seen:
+            seen.add(tag.lower())
+            result.append(tag)
+    return result
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+class TaskService:
+    """Create, read, change and list one user's tasks."""
+
+    def __init__(
+        self, *, db: Database, topics: Topics, alerts: AlertPolicy, metrics: Metrics | None = None
+    ) -> None:
+        self.db = db
+        self.topics = topics
+        self.alerts = alerts
+        self.metrics = metrics
+
+    # -- writes ---------------------------------------------------------------
+
+    async def create_task(
+        self, *, user: User, data: TaskCreate, idempotency_key: str | None = None
+    ) -> TaskPublic:
+        """Create a task; a repeated `idempotency_key` returns the task it first created."""
+        if idempotency_key is not None:
+            if not 1 <= len(idempotency_key) <= 200:
+                raise ValidationFailed("idempotency_key", "1-200 characters")
+            existing = await self._by_idempotency_key(user, idempotency_key)
+            if existing is not None:
+                return to_public(existing)
+        task = Task(user_id=user.id, title="", idempotency_key=idempotency_key)
+        self._apply(task, data, user, fields=data.model_fields_set | {"title"})
+        try:
+            async with self.db.transaction() as session:
+                session.add(task)
+                await session.flush()
+                self._emit(session, "task.created", task)
+        except IntegrityError:
+            existing = await self._by_idempotency_key(user, idempotency_key)
+            if idempotency_key is None or existing is None:
+                raise
+            return to_public(existing)
+        if self.metrics:
+            self.metrics.tasks_created.inc()
+        return to_public(task)
+
+    async def get_task(
+        self, *, user: User, task_id: int, include_deleted: bool = True
+    ) -> TaskPublic:
+        async with self.db.session() as session:
+            return to_public(await self._load(session, user, task_id, include_deleted))
+
+    async def update_task(self, *, user: User, task_id: int, data: TaskUpdate) -> TaskPublic:
+        """Change the fields present in `data`; rescheduling re-arms alerts, keeps recurrence."""
+        fields = data.model_fields_set
+        if not fields:
+            raise ValidationFailed("body", "give at least one field to change")
+        if "title" in fields and data.title is None:
+            raise ValidationFailed("title", "cannot be null")
+        async with self.db.transaction() as session:
+            task = await self._load(session, user, task_id, include_deleted=False, lock=True)
+            self._apply(task, data, user, fields=fields)
+            self._touch(session, task, "task.updated")
+            return to_public(task)
+
+    async def complete_task(self, *, user: User, task_id: int) -> Completion:
+        """Complete a task; a recurring one gets exactly one next occurrence."""
+        async with self.db.transaction() as session:
+            task = await self._load(session, user, task_id, include_deleted=False, lock=True)
+            if task.completed:
+                following = await self._following(session, task)
+                return Completion(to_public(task), following and to_public(following))
+            task.completed = True
+            task.completed_at = utcnow()
+            self._touch(session, task, "task.completed")
+            following = await self.ensure_next_occurrence(session=session, task=task, user=user)
+        if self.metrics:
+            self.metrics.tasks_completed.inc()
+        return Completion(to_public(task), following and to_public(following))
+
+    async def reopen_task(self, *, user: User, task_id: int) -> TaskPublic:
+        async with self.db.transaction() as session:
+            task = await self._load(session, user, task_id, include_deleted=False, lock=True)
+            if task.completed:
+                task.completed = False
+                task.completed_at = None
+                self._touch(session, task, "task.reopened")
+            return to_public(task)
+
+    async def delete_task(self, *, user: User, task_id: int) -> TaskPublic:
+        """Soft-delete: the task leaves every list but can be restored."""
+        async with self.db.transaction() as session:
+            task = await self._load(session, user, task_id, include_deleted=True, lock=True)
+            if task.deleted_at is None:
+                task.deleted_at = utcnow()
+                self._touch(session, task, "task.deleted")
+            return to_public(task)
+
+    async def restore_task(self, *, user: User, task_id: int) -> TaskPublic:
+        async with self.db.transaction() as session:
+            task = await self._load(session, user, task_id, include_deleted=True, lock=True)
+            if task.deleted_at is not None:
+                task.deleted_at = None
+                self._touch(session, task, "task.restored")
+            return to_public(task)
+
+    async def ensure_next_occurrence(
+        self, *, session: AsyncSession, task: Task, user: User
+    ) -> Task | None:
+        """The occurrence after a completed recurring `task`, created once (unique key)."""
+        if not task.recurrence or not task.completed:
+            return None
+        existing = await self._following(session, task)
+        if existing is not None:
+            return existing
+        base = task.due or task.completed_at or utcnow()
+        due = next_occurrence(task.recurrence, base, user.timezone)
+        if due is None:
+            return None
+        following = Task(
+            user_id=task.user_id,
+            title=task.title,
+            description=task.description,
+            priority=task.priority,
+            priority_rank=task.priority_rank,
+            tags=list(task.tags),
+            tags_key=task.tags_key,
+            due=due,
+            remind_before_minutes=task.remind_before_minutes,
+            recurrence=task.recurrence,
+            series_id=task.series_id,
+            occurrence_of=task.id,
+        )
+        following.next_alert_at = self.alerts.next_alert_at(following)
+        async with session.begin_nested():
+            session.add(following)
+            await session.flush()
+        self._emit(session, "task.created", following)
+        return following
+
+    # -- reads ----------------------------------------------------------------
+
+    async def list_tasks(self, *, user: User, query: ListQuery) -> ListResult:
+        """One page of the user's tasks; `next_cursor` continues after its last task."""
+        if not 1 <= query.limit <= MAX_LIMIT:
+            raise ValidationFailed("limit", f"must be between 1 and {MAX_LIMIT}")
+        keys, descending = self._sort_keys(query.sort)
+        stmt = select(Task).where(*self._filters(user, query))
+        if query.cursor:
+            values = self._decode_cursor(query.cursor, query.sort, len(keys))
+            row = tuple_(*keys)
+            bound = tuple_(*(literal(v, k.type) for k, v in zip(keys, values, strict=True)))
+            stmt = stmt.where(row < bound if descending else row > bound)
+        order = [k.desc() if descending else k.asc() for k in keys]
+        stmt = stmt.order_by(*order).limit(query.limit + 1)
+        async with self.db.session() as session:
+            rows = list((await session.scalars(stmt)).all())
+        more = len(rows) > query.limit
+        rows = rows[: query.limit]
+        cursor = self._encode_cursor(rows[-1], query.sort) if more and rows else None
+        return ListResult([to_public(t) for t in rows], cursor)
+
+    def _filters(self, user: User, query: ListQuery) -> list[ColumnElement[bool]]:
+        now = utcnow()
+        filters: list[ColumnElement[bool]] = [Task.user_id == user.id]
+        if query.status == Status.deleted:
+            filters.append(Task.deleted_at.is_not(None))
+        else:
+            filters.append(Task.deleted_at.is_(None))
+        if query.status == Status.pending:
+            filters.append(Task.completed.is_(False))
+        elif query.status == Status.completed:
+            filters.append(Task.completed.is_(True))
+        if query.priority is not None:
+            filters.append(Task.priority == query.priority.value)
+        if query.tag is not None:
+            tag = normalize_tags([query.tag])[0].lower()
+            filters.append(Task.tags_key.like(f"%|{_like_escape(tag)}|%", escape="\\"))
+        if query.query is not None and query.query.strip():
+            pattern = f"%{_like_escape(query.query.strip().lower())}%"
+            filters.append(
+                or_(
+                    func.lower(Task.title).like(pattern, escape="\\"),
+                    func.lower(func.coalesce(Task.description, "")).like(pattern, escape="\\"),
+                )
+            )
+        if query.due_before is not None:
+            filters.append(Task.due < resolve_due(query.due_before, user.timezone, now=now))
+        if query.due_after is not None:
+            filters.append(Task.due > resolve_due(query.due_after, user.timezone, now=now))
+        if query.overdue is True:
+            filters += [Task.completed.is_(False), Task.due < now]
+        elif query.overdue is False:
+            filters.append(or_(Task.due.is_(None), Task.due >= now))
+        return filters
+
+    @staticmethod
+    def _sort_keys(sort: Sort) -> tuple[list[Any], bool]:
+        due = func.coalesce(Task.due, literal(NO_DUE, UTCDateTime()))
+        if sort == Sort.due:
+            return [due, Task.id], False
+        if sort == Sort.priority:
+            return [Task.priority_rank, due, Task.id], False
+        if sort == Sort.title:
+            return [func.lower(Task.title), Task.id], False
+        return [Task.created_at, Task.id], True
+
+    @staticmethod
+    def _sort_values(task: Task, sort: Sort) -> list[Any]:
+        due = task.due or NO_DUE
+        if sort == Sort.due:
+            return [due, task.id]
+        if sort == Sort.priority:
+            return [task.priority_rank, due, task.id]
+        if sort == Sort.title:
+            return [task.title.lower(), task.id]
+        return [task.created_at, task.id]
+
+    def _encode_cursor(self, task: Task, sort: Sort) -> str:
+        values = [
+            v.isoformat() if isinstance(v, datetime) else v for v in self._sort_values(task, sort)
+        ]
+        raw = json.dumps({"s": sort.value, "v": values}, separators=(",", ":"))
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+    @staticmethod
+    def _decode_cursor(cursor: str, sort: Sort, size: int) -> list[Any]:
+        try:
+            raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+            if raw["s"] != sort.value or len(raw["v"]) != size:
+                raise ValueError("cursor belongs to another sort")
+            values = raw["v"]
+            kinds = {Sort.due: "d", Sort.priority: "id", Sort.title: "s", Sort.created: "d"}[sort]
+            for index, kind in enumerate(kinds):
+                if kind == "d":
+                    values[index] = datetime.fromisoformat(values[index])
+            if not isinstance(values[-1], int):
+                raise ValueError("bad id")
+            return values
+        except (ValueError, KeyError, TypeError, json.JSONDecodeError):
+            raise ValidationFailed(
+                "cursor", "is not a cursor from this listing; repeat the request without it"
+            ) from None
+
+    # -- helpers --------------------------------------------------------------
+
+    def _apply(self, task: Task, data: TaskInput, user: User, *, fields: set[str]) -> None:
+        """Validate and copy the given fields of `data` onto `task`."""
+        if "title" in fields:
+            title = (data.title or "").strip()
+            if not title:
+                raise ValidationFailed("title", "must not be empty")
+            task.title = title
+        if "description" in fields:
+            task.description = data.description
+        if "priority" in fields:
+            task.priority = data.priority.value if data.priority else None
+            task.priority_rank = PRIORITY_RANK[data.priority]
+        if "tags" in fields:
+            task.tags = normalize_tags(data.tags or [])
+            task.tags_key = "|" + "".join(f"{t.lower()}|" for t in task.tags)
+        if "recurrence" in fields:
+            task.recurrence = normalize_rule(data.recurrence) if data.recurrence else None
+            if task.recurrence and task.series_id is None:
+                task.series_id = str(uuid.uuid4())
+        if "remind_before_minutes" in fields:
+            task.remind_before_minutes = data.remind_before_minutes
+        if "due" in fields:
+            new_due = resolve_due(data.due, user.timezone) if data.due is not None else None
+            if new_due != task.due:
+                task.due = new_due
+                task.last_alert = None  # a new due time re-arms every stage
+        task.next_alert_at = self.alerts.next_alert_at(task)
+
+    def _touch(self, session: AsyncSession, task: Task, event_type: str) -> None:
+        task.updated_at = utcnow()
+        task.next_alert_at = self.alerts.next_alert_at(task)
+        self._emit(session, event_type, task)
+
+    def _emit(self, session: AsyncSession, event_type: str, task: Task) -> None:
+        add_event(
+            session,
+            topic=self.topics.task_events,
+            type=event_type,
+            user_id=task.user_id,
+            subject=f"task/{task.id}",
+            data={"user_id": task.user_id, "task": to_public(task).model_dump(mode="json")},
+        )
+
+    async def _load(
+        self,
+        session: AsyncSession,
+        user: User,
+        task_id: int,
+        include_deleted: bool,
+        lock: bool = False,
+    ) -> Task:
+        stmt = select(Task).where(Task.id == task_id, Task.user_id == user.id)
+        if lock and not self.db.is_sqlite:
+            stmt = stmt.with_for_update()
+        task = await session.scalar(stmt)
+        if task is None or (task.deleted_at is not None and not include_deleted):
+            raise NotFound(f"task {task_id} not found", details={"task_id": task_id})
+        return task
+
+    @staticmethod
+    async def _following(session: AsyncSession, task: Task) -> Task | None:
+        return await session.scalar(select(Task).where(Task.occurrence_of == task.id))
+
+    async def _by_idempotency_key(self, user: User, key: str | None) -> Task | None:
+        async with self.db.session() as session:
+            return await session.scalar(
+                select(Task).where(Task.user_id == user.id, Task.idempotency_key == key)
+            )

@@ -1,0 +1,92 @@
+"""REST routes for tasks: thin translations onto TaskService."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, status
+from pydantic import BaseModel
+
+from server.deps import CurrentUser, ServicesDep
+from server.tasks.models import Priority, TaskCreate, TaskPublic, TaskUpdate
+from server.tasks.service import MAX_LIMIT, ListQuery, Sort, Status
+
+router = APIRouter(prefix="/api/tasks", tags=["tasks"])
+
+
+class TaskPage(BaseModel):
+    tasks: list[TaskPublic]
+    next_cursor: str | None
+
+
+class CompletionPublic(BaseModel):
+    task: TaskPublic
+    next_occurrence: TaskPublic | None
+
+
+@router.get("", response_model=TaskPage)
+async def list_tasks(
+    services: ServicesDep,
+    user: CurrentUser,
+    status_: Annotated[Status, Query(alias="status")] = Status.pending,
+    priority: Priority | None = None,
+    tag: Annotated[str | None, Query(max_length=50)] = None,
+    query: Annotated[str | None, Query(max_length=200)] = None,
+    due_before: Annotated[str | None, Query(max_length=200)] = None,
+    due_after: Annotated[str | None, Query(max_length=200)] = None,
+    overdue: bool | None = None,
+    sort: Sort = Sort.due,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+    cursor: Annotated[str | None, Query(max_length=1000)] = None,
+) -> TaskPage:
+    result = await services.tasks.list_tasks(
+        user=user,
+        query=ListQuery(
+            status=status_, priority=priority, tag=tag, query=query, due_before=due_before,
+            due_after=due_after, overdue=overdue, sort=sort, limit=limit, cursor=cursor,
+        ),
+    )
+    return TaskPage(tasks=result.tasks, next_cursor=result.next_cursor)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=TaskPublic)
+async def create_task(
+    data: TaskCreate,
+    services: ServicesDep,
+    user: CurrentUser,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> TaskPublic:
+    return await services.tasks.create_task(user=user, data=data, idempotency_key=idempotency_key)
+
+
+@router.get("/{task_id}", response_model=TaskPublic)
+async def get_task(task_id: int, services: ServicesDep, user: CurrentUser) -> TaskPublic:
+    return await services.tasks.get_task(user=user, task_id=task_id)
+
+
+@router.patch("/{task_id}", response_model=TaskPublic)
+async def update_task(
+    task_id: int, data: TaskUpdate, services: ServicesDep, user: CurrentUser
+) -> TaskPublic:
+    return await services.tasks.update_task(user=user, task_id=task_id, data=data)
+
+
+@router.delete("/{task_id}", response_model=TaskPublic)
+async def delete_task(task_id: int, services: ServicesDep, user: CurrentUser) -> TaskPublic:
+    return await services.tasks.delete_task(user=user, task_id=task_id)
+
+
+@router.post("/{task_id}/complete", response_model=CompletionPublic)
+async def complete_task(task_id: int, services: ServicesDep, user: CurrentUser) -> CompletionPublic:
+    done = await services.tasks.complete_task(user=user, task_id=task_id)
+    return CompletionPublic(task=done.task, next_occurrence=done.next_occurrence)
+
+
+@router.post("/{task_id}/reopen", response_model=TaskPublic)
+async def reopen_task(task_id: int, services: ServicesDep, user: CurrentUser) -> TaskPublic:
+    return await services.tasks.reopen_task(user=user, task_id=task_id)
+
+
+@router.post("/{task_id}/restore", response_model=TaskPublic)
+async def restore_task(task_id: int, services: ServicesDep, user: CurrentUser) -> TaskPublic:
+    return await services.tasks.restore_task(user=user, task_id=task_id)

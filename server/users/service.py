@@ -1,0 +1,151 @@
+"""Users and API tokens: creation, revocation and authentication."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import jwt
+from sqlalchemy import func, select, update
+
+from server.db import Database, utcnow
+from server.errors import Conflict, NotFound, Unauthorized, ValidationFailed
+from server.users.models import ApiToken, User
+
+TOKEN_PREFIX_LEN = 12
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def validate_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationFailed(
+            "timezone", f"{value!r} is not an IANA timezone such as 'Europe/Paris' or 'UTC'"
+        ) from None
+    return value
+
+
+def validate_name(value: str) -> str:
+    if not NAME_PATTERN.match(value):
+        raise ValidationFailed(
+            "name", "1-64 characters: letters, digits and _ . @ - (starting with a letter or digit)"
+        )
+    return value
+
+
+class UserService:
+    """Users and their API tokens; tokens are random and stored only as SHA-256 hashes."""
+
+    def __init__(self, *, db: Database, jwt_secret: str | None = None) -> None:
+        self.db = db
+        self.jwt_secret = jwt_secret
+
+    async def create_user(
+        self, *, name: str, email: str | None = None, timezone: str = "UTC"
+    ) -> User:
+        validate_name(name)
+        validate_timezone(timezone)
+        if email is not None and not EMAIL_PATTERN.match(email):
+            raise ValidationFailed("email", "must look like name@example.com")
+        async with self.db.transaction() as session:
+            if await session.scalar(select(User.id).where(User.name == name)) is not None:
+                raise Conflict(f"user {name!r} already exists")
+            user = User(name=name, email=email, timezone=timezone)
+            session.add(user)
+        return user
+
+    async def get_user(self, *, name: str) -> User:
+        async with self.db.session() as session:
+            user = await session.scalar(select(User).where(User.name == name))
+        if user is None:
+            raise NotFound(f"user {name!r} not found")
+        return user
+
+    async def get_user_by_id(self, *, user_id: int) -> User:
+        async with self.db.session() as session:
+            user = await session.get(User, user_id)
+        if user is None:
+            raise NotFound(f"user {user_id} not found")
+        return user
+
+    async def count_users(self) -> int:
+        async with self.db.session() as session:
+            return int(await session.scalar(select(func.count()).select_from(User)) or 0)
+
+    async def create_token(self, *, name: str) -> str:
+        """Create an API token for user `name` and return it; only its hash is stored."""
+        user = await self.get_user(name=name)
+        token = "tda_" + secrets.token_urlsafe(32)
+        async with self.db.transaction() as session:
+            session.add(
+                ApiToken(
+                    user_id=user.id,
+                    prefix=token[:TOKEN_PREFIX_LEN],
+                    token_hash=hash_token(token),
+                )
+            )
+        return token
+
+    async def revoke_token(self, *, prefix: str) -> int:
+        """Revoke every live token starting with `prefix`; returns how many."""
+        if len(prefix) < 8:
+            raise ValidationFailed("prefix", "give at least the first 8 characters of the token")
+        async with self.db.transaction() as session:
+            result = await session.execute(
+                update(ApiToken)
+                .where(
+                    ApiToken.prefix == prefix[:TOKEN_PREFIX_LEN],
+                    ApiToken.revoked_at.is_(None),
+                )
+                .values(revoked_at=utcnow())
+            )
+        if result.rowcount == 0:
+            raise NotFound(f"no live token starts with {prefix!r}")
+        return result.rowcount
+
+    async def authenticate(self, token: str) -> User:
+        """The user a bearer token (API token or, when configured, HS256 JWT) acts as."""
+        if token.startswith("tda_"):
+            async with self.db.session() as session:
+                user = await session.scalar(
+                    select(User)
+                    .join(ApiToken, ApiToken.user_id == User.id)
+                    .where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None))
+                )
+            if user is None:
+                raise Unauthorized("invalid or revoked token")
+            return user
+        if self.jwt_secret and token.count(".") == 2:
+            return await self._authenticate_jwt(token)
+        raise Unauthorized("invalid token")
+
+    async def _authenticate_jwt(self, token: str) -> User:
+        try:
+            claims = jwt.decode(
+                token, self.jwt_secret, algorithms=["HS256"], options={"require": ["sub"]}
+            )
+        except jwt.PyJWTError as exc:
+            raise Unauthorized(f"invalid JWT: {exc}") from None
+        name = str(claims["sub"])
+        try:
+            return await self.get_user(name=name)
+        except NotFound:
+            pass
+        try:
+            validate_name(name)
+        except ValidationFailed:
+            raise Unauthorized("JWT subject is not a valid user name") from None
+        try:
+            return await self.create_user(name=name, email=claims.get("email"))
+        except Conflict:  # another request created it first
+            return await self.get_user(name=name)
+        except ValidationFailed:
+            return await self.create_user(name=name)

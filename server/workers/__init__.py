@@ -1,0 +1,1 @@
+"""Background workers: outbox relay, deadline scheduler and event consumers."""

@@ -1,0 +1,94 @@
+"""Shared fixtures: settings on a real SQLite file or PostgreSQL, services, app and users."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from server.app import create_app
+from server.config import Settings
+from server.services import Services, build_services
+from server.users.models import User
+from tests.utils.servers import Postgres
+
+# Settings come only from what a test passes: never from the machine's environment or .env.
+for _name in list(os.environ):
+    if _name.split("_")[0] in {"DATABASE", "OPENAI", "LLM", "KAFKA", "SMTP", "SCHEDULER",
+                               "REMINDER", "OVERDUE", "AUTH", "AGENT"}:
+        del os.environ[_name]
+
+
+def make_settings(**overrides: object) -> Settings:
+    return Settings(_env_file=None, **overrides)
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory) -> Postgres:
+    pg = Postgres(str(tmp_path_factory.mktemp("pg")))
+    yield pg
+    pg.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request, tmp_path) -> str:
+    """Each test using it runs twice: on an SQLite file and on a real PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path}/todo.db"
+    return request.getfixturevalue("postgres").new_database_url()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path}/todo.db"
+
+
+@pytest.fixture
+def settings(database_url) -> Settings:
+    return make_settings(database_url=database_url, scheduler_interval_seconds=0.2)
+
+
+@pytest.fixture
+async def services(settings) -> AsyncIterator[Services]:
+    services = build_services(settings)
+    await services.db.migrate()
+    yield services
+    await services.db.dispose()
+
+
+@dataclass
+class Account:
+    user: User
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+async def make_account(services: Services, name: str, timezone: str = "UTC") -> Account:
+    user = await services.users.create_user(name=name, timezone=timezone)
+    return Account(user=user, token=await services.users.create_token(name=name))
+
+
+@pytest.fixture
+async def alice(services) -> Account:
+    return await make_account(services, "alice", "Europe/Paris")
+
+
+@pytest.fixture
+async def bob(services) -> Account:
+    return await make_account(services, "bob", "America/New_York")
+
+
+@pytest.fixture
+async def client(settings, services) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client on the app (in process, lifespan run, workers off)."""
+    app = create_app(settings, workers=False, services=services)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            yield c

@@ -1,0 +1,55 @@
+"""Real servers for tests: PostgreSQL (pgserver) and uvicorn on a free loopback port."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import socket
+from collections.abc import AsyncIterator
+
+import uvicorn
+
+_db_counter = itertools.count(1)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Postgres:
+    """One PostgreSQL server for the session; each test gets a fresh database in it."""
+
+    def __init__(self, root: str) -> None:
+        import pgserver
+
+        self.server = pgserver.get_server(root, cleanup_mode="stop")
+
+    def new_database_url(self) -> str:
+        name = f"test_{next(_db_counter)}"
+        self.server.psql(f"CREATE DATABASE {name};")
+        return self.server.get_uri(name).replace("postgresql://", "postgresql+asyncpg://", 1)
+
+    def stop(self) -> None:
+        self.server.cleanup()
+
+
+@contextlib.asynccontextmanager
+async def serve_app(app, *, port: int | None = None) -> AsyncIterator[str]:
+    """Run `app` under uvicorn on a free loopback port in this event loop; yields the base URL."""
+    port = port or free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+                raise RuntimeError("uvicorn exited before it started")
+            await asyncio.sleep(0.01)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
