@@ -1,11 +1,11 @@
 """The exception tree of the domain, translated once at each edge (REST, MCP, SSE).
 
-    TodoError
-    ├── NotFound          (404)  a resource is missing or belongs to another user
-    ├── ValidationFailed  (422)  a field breaks a rule; carries `field` and `rule`
-    ├── Conflict          (409)  the request contradicts the stored state
-    ├── Unauthorized      (401)  no or bad credentials
-    └── Unavailable       (503)  a dependency (database, bus, provider) is down
+TodoError
+├── NotFound          (404)  a resource is missing or belongs to another user
+├── ValidationFailed  (422)  a field breaks a rule; carries `field` and `rule`
+├── Conflict          (409)  the request contradicts the stored state
+├── Unauthorized      (401)  no or bad credentials
+└── Unavailable       (503)  a dependency (database, bus, provider) is down
 """
 
 from __future__ import annotations

@@ -15,13 +15,27 @@ from server.validation import describe
 
 logger = logging.getLogger(__name__)
 
-HTTP_CODES = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
-              409: "conflict", 413: "too_large", 415: "unsupported_media_type", 422: "validation_failed",
-              429: "rate_limited", 503: "unavailable"}
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "validation_failed",
+    429: "rate_limited",
+    503: "unavailable",
+}
 
 
-def error_response(status: int, code: str, message: str, details: dict | None = None,
-                   headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    details: dict | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
     body = {"error": {"code": code, "message": message, "details": details or {}}}
     return JSONResponse(body, status_code=status, headers=headers)
 
@@ -34,8 +48,12 @@ async def _todo_error(_: Request, exc: TodoError) -> JSONResponse:
 async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
     first = exc.errors()[0]
     if first.get("type") == "json_invalid":
-        return error_response(400, "bad_request", "request body is not valid JSON",
-                              {"field": "body", "rule": "must be valid JSON"})
+        return error_response(
+            400,
+            "bad_request",
+            "request body is not valid JSON",
+            {"field": "body", "rule": "must be valid JSON"},
+        )
     failed = describe(first)
     return error_response(422, failed.code, failed.message, failed.details)
 
@@ -47,8 +65,12 @@ async def _http_error(_: Request, exc: HTTPException) -> JSONResponse:
 
 async def _database_down(_: Request, exc: OperationalError) -> JSONResponse:
     logger.warning("database unavailable: %s", exc.orig)
-    return error_response(503, "unavailable", "the database is unavailable; try again shortly",
-                          headers={"Retry-After": "5"})
+    return error_response(
+        503,
+        "unavailable",
+        "the database is unavailable; try again shortly",
+        headers={"Retry-After": "5"},
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:

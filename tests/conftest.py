@@ -17,8 +17,18 @@ from tests.utils.servers import Postgres
 
 # Settings come only from what a test passes: never from the machine's environment or .env.
 for _name in list(os.environ):
-    if _name.split("_")[0] in {"DATABASE", "OPENAI", "LLM", "KAFKA", "SMTP", "SCHEDULER",
-                               "REMINDER", "OVERDUE", "AUTH", "AGENT"}:
+    if _name.split("_")[0] in {
+        "DATABASE",
+        "OPENAI",
+        "LLM",
+        "KAFKA",
+        "SMTP",
+        "SCHEDULER",
+        "REMINDER",
+        "OVERDUE",
+        "AUTH",
+        "AGENT",
+    }:
         del os.environ[_name]
 
 

@@ -42,6 +42,8 @@ async def list_notifications(
 
 
 @router.post("/read", response_model=Marked)
-async def mark_read(services: ServicesDep, user: CurrentUser, body: MarkRead | None = None) -> Marked:
+async def mark_read(
+    services: ServicesDep, user: CurrentUser, body: MarkRead | None = None
+) -> Marked:
     ids = body.notification_ids if body else None
     return Marked(marked=await services.notifications.mark_read(user=user, notification_ids=ids))

@@ -42,8 +42,16 @@ async def list_tasks(
     result = await services.tasks.list_tasks(
         user=user,
         query=ListQuery(
-            status=status_, priority=priority, tag=tag, query=query, due_before=due_before,
-            due_after=due_after, overdue=overdue, sort=sort, limit=limit, cursor=cursor,
+            status=status_,
+            priority=priority,
+            tag=tag,
+            query=query,
+            due_before=due_before,
+            due_after=due_after,
+            overdue=overdue,
+            sort=sort,
+            limit=limit,
+            cursor=cursor,
         ),
     )
     return TaskPage(tasks=result.tasks, next_cursor=result.next_cursor)
