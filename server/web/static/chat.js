@@ -13,6 +13,7 @@ const state = {
 };
 
 export function initChat({ onNarrowClose }) {
+  welcomeNode = $("#chat-welcome"); // kept, to show again for each new conversation
   const input = $("#composer-input");
   $("#composer").addEventListener("submit", (event) => {
     event.preventDefault();
@@ -117,7 +118,6 @@ async function openConversation(id, { focus = true } = {}) {
 
 let welcomeNode = null;
 function welcome() {
-  welcomeNode ??= $("#chat-welcome");
   return welcomeNode;
 }
 

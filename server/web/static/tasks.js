@@ -156,7 +156,8 @@ function renderTask(task) {
     meta.push(h("span", { class: `priority priority-${task.priority}` }, PRIORITY_LABEL[task.priority] || task.priority));
   }
   if (task.recurrence) {
-    meta.push(h("span", { class: "meta-item recurrence", title: `Repeats: ${task.recurrence}` }, `↻ ${task.recurrence}`));
+    meta.push(h("span", { class: "meta-item recurrence", title: `Repeats: ${task.recurrence}` },
+      `↻ ${describeRecurrence(task.recurrence)}`));
   }
   for (const tag of task.tags || []) meta.push(h("span", { class: "tag" }, `#${tag}`));
   if (task.completed && task.completed_at) {
@@ -189,6 +190,37 @@ function renderTask(task) {
       onclick: () => remove(task),
     }, trashIcon()),
   );
+}
+
+const UNITS = {
+  DAILY: ["day", "days"],
+  WEEKLY: ["week", "weeks"],
+  MONTHLY: ["month", "months"],
+  YEARLY: ["year", "years"],
+};
+const WEEKDAYS = { MO: "Mon", TU: "Tue", WE: "Wed", TH: "Thu", FR: "Fri", SA: "Sat", SU: "Sun" };
+
+/** "FREQ=WEEKLY;BYDAY=MO" -> "Every week on Mon"; anything unusual is shown as written. */
+function describeRecurrence(rule) {
+  const simple = { daily: "DAILY", weekly: "WEEKLY", monthly: "MONTHLY", yearly: "YEARLY" };
+  const parts = {};
+  if (simple[rule.toLowerCase()]) {
+    parts.FREQ = simple[rule.toLowerCase()];
+  } else {
+    for (const part of rule.replace(/^RRULE:/i, "").split(";")) {
+      const [key, value] = part.split("=");
+      if (key && value) parts[key.toUpperCase()] = value.toUpperCase();
+    }
+  }
+  const unit = UNITS[parts.FREQ];
+  if (!unit) return rule;
+  const interval = Number(parts.INTERVAL || 1);
+  let text = interval === 1 ? `Every ${unit[0]}` : `Every ${interval} ${unit[1]}`;
+  if (parts.BYDAY) {
+    const days = parts.BYDAY.split(",").map((day) => WEEKDAYS[day] || day);
+    text += ` on ${days.join(", ")}`;
+  }
+  return text;
 }
 
 function trashIcon() {

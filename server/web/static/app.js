@@ -1,0 +1,199 @@
+// Entry point of the web page: sign-in (token from the URL fragment or the form, kept in
+// localStorage), sign-out, the live events stream, and the narrow-screen layout.
+
+import * as api from "./api.js";
+import { initChat, loadConversations, resetChat } from "./chat.js";
+import {
+  initNotifications,
+  loadNotifications,
+  onNotificationEvent,
+  resetNotifications,
+} from "./notifications.js";
+import { initTasks, onTaskEvent, reload as reloadTasks, resetTasks } from "./tasks.js";
+import { $, setError, setTimeZone } from "./ui.js";
+
+const TOKEN_KEY = "todo-agent.token";
+const LIVE_LABEL = { connecting: "Connecting…", live: "Live", offline: "Offline, retrying…" };
+
+let session = null; // { controller } while signed in
+
+// ---- token storage -----------------------------------------------------------------------
+
+function storedToken() {
+  try {
+    return localStorage.getItem(TOKEN_KEY);
+  } catch {
+    return null; // storage disabled: the user signs in on every visit
+  }
+}
+
+function storeToken(token) {
+  try {
+    if (token) localStorage.setItem(TOKEN_KEY, token);
+    else localStorage.removeItem(TOKEN_KEY);
+  } catch {
+    // Storage disabled: nothing to keep or forget.
+  }
+}
+
+/** Take `#token=...` from the address bar (the URL printed at first start) and clear it. */
+function takeTokenFromFragment() {
+  const params = new URLSearchParams(location.hash.slice(1));
+  const token = params.get("token");
+  if (token !== null) history.replaceState(null, "", location.pathname + location.search);
+  return token ? token.trim() : null;
+}
+
+// ---- sign-in and sign-out ----------------------------------------------------------------
+
+function showSignIn(message, token = "") {
+  $("#app").hidden = true;
+  $("#signin").hidden = false;
+  setError($("#signin-error"), message);
+  const input = $("#signin-token");
+  input.value = token;
+  input.focus();
+}
+
+async function signIn(token) {
+  api.configure({ token, onUnauthorized: expired });
+  const button = $("#signin-form button[type=submit]");
+  button.disabled = true;
+  try {
+    const me = await api.get("/api/me");
+    storeToken(token);
+    startSession(me);
+  } catch (error) {
+    if (error.status === 401) {
+      storeToken(null);
+      showSignIn("That token was not accepted. Check it, or create a new one with "
+        + "“todo-agent token create NAME”.");
+    } else {
+      // Keep the token: the server may just be down for a moment.
+      showSignIn(`Could not sign in: ${error.message}`, token);
+    }
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function expired() {
+  if (!session) return; // a 401 during sign-in is handled there
+  signOut("Your token is no longer accepted (it may have been revoked). Sign in again.");
+}
+
+function signOut(message) {
+  session?.controller.abort();
+  session = null;
+  storeToken(null);
+  api.configure({ token: null });
+  resetChat();
+  resetTasks();
+  resetNotifications();
+  showSignIn(message);
+}
+
+function startSession(me) {
+  session?.controller.abort();
+  session = { controller: new AbortController() };
+  setTimeZone(me.timezone);
+  $("#user-name").textContent = me.name;
+  $("#user-name").title = me.email ? `${me.name} <${me.email}>` : me.name;
+  $("#signin").hidden = true;
+  $("#app").hidden = false;
+  setError($("#signin-error"), "");
+  $("#signin-token").value = "";
+
+  reloadTasks();
+  loadNotifications();
+  loadConversations();
+  followLiveEvents(session.controller.signal);
+  $("#composer-input").focus();
+}
+
+function followLiveEvents(signal) {
+  let opened = 0;
+  api.followEvents({
+    signal,
+    onState: setLiveState,
+    onOpen: () => {
+      // After a reconnect, catch up on whatever changed while the stream was down.
+      if (opened++ > 0) {
+        reloadTasks();
+        loadNotifications();
+      }
+    },
+    onEvent: ({ event, data }) => {
+      if (event === "task") onTaskEvent(data);
+      else if (event === "notification") onNotificationEvent(data);
+    },
+  });
+}
+
+function setLiveState(liveState) {
+  const status = $("#live-status");
+  status.dataset.state = liveState;
+  status.querySelector(".label").textContent = LIVE_LABEL[liveState];
+}
+
+// ---- layout ------------------------------------------------------------------------------
+
+function initLayout() {
+  const layout = $(".layout");
+  for (const tab of document.querySelectorAll(".view-tabs .tab")) {
+    tab.addEventListener("click", () => {
+      layout.dataset.view = tab.dataset.view;
+      for (const other of document.querySelectorAll(".view-tabs .tab")) {
+        other.setAttribute("aria-pressed", String(other === tab));
+      }
+    });
+  }
+  const toggle = $("#conversations-toggle");
+  toggle.addEventListener("click", () => setDrawer(!layout.classList.contains("drawer-open")));
+  $("#conversations").addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && layout.classList.contains("drawer-open")) {
+      setDrawer(false);
+      toggle.focus();
+    }
+  });
+}
+
+function setDrawer(open) {
+  $(".layout").classList.toggle("drawer-open", open);
+  $("#conversations-toggle").setAttribute("aria-expanded", String(open));
+  if (open) $("#new-conversation").focus();
+}
+
+// ---- start -------------------------------------------------------------------------------
+
+function main() {
+  initLayout();
+  initChat({ onNarrowClose: () => setDrawer(false) });
+  initTasks();
+  initNotifications();
+
+  $("#signin-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const token = $("#signin-token").value.trim();
+    if (!token) {
+      showSignIn("Paste your API token to sign in.");
+      return;
+    }
+    signIn(token);
+  });
+  $("#signout").addEventListener("click", () => signOut(""));
+  window.addEventListener("hashchange", () => {
+    const token = takeTokenFromFragment();
+    if (token) {
+      session?.controller.abort();
+      session = null;
+      signIn(token);
+    }
+  });
+
+  const token = takeTokenFromFragment() || storedToken();
+  if (token) signIn(token);
+  else showSignIn("");
+}
+
+main();
