@@ -7,7 +7,10 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.routing import Route
 
+from mcp_tools.server import create_mcp_server
 from server import health
 from server.config import Settings
 from server.http_errors import install_error_handlers
@@ -26,6 +29,16 @@ def create_app(
 ) -> FastAPI:
     """Build the app; start-up and shut-down happen in its lifespan, in order."""
     services = services or build_services(settings)
+    mcp = create_mcp_server(services)
+    # Stateless, JSON responses: any replica answers any request, and a client keeps working
+    # across a server restart. DNS-rebinding protection is off on purpose: every request must
+    # carry a bearer token, which a rebinding page does not have.
+    mcp_app = mcp.streamable_http_app(
+        streamable_http_path="/mcp",
+        stateless_http=True,
+        json_response=True,
+        transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -33,6 +46,7 @@ def create_app(
             await services.db.migrate()
             stack.push_async_callback(services.db.dispose)
             await stack.enter_async_context(services.bus)
+            await stack.enter_async_context(mcp.session_manager.run())
             if workers:
                 await stack.enter_async_context(run_workers(services))
             logger.info("todo-agent ready")
@@ -41,8 +55,11 @@ def create_app(
 
     app = FastAPI(title="todo-agent", version="0.1.0", lifespan=lifespan)
     app.state.services = services
+    app.state.mcp = mcp
     install_error_handlers(app)
     for module in (health, user_views, task_views, notification_views):
         app.include_router(module.router)
+    # The MCP sub-app routes its own path, so `/mcp` is served as is (no redirect to `/mcp/`).
+    app.router.routes.append(Route("/mcp", endpoint=mcp_app))
     app.add_middleware(ObservabilityMiddleware, metrics=services.metrics)
     return app

@@ -38,3 +38,11 @@ class NotificationPublic(SQLModel):
     created_at: datetime
     read: bool
     email_status: str
+
+
+class NotificationList(SQLModel):
+    notifications: list[NotificationPublic]
+
+
+class Marked(SQLModel):
+    marked: int

@@ -8,24 +8,16 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from server.deps import CurrentUser, ServicesDep
-from server.notifications.models import NotificationPublic
+from server.notifications.models import Marked, NotificationList
 from server.notifications.service import MAX_LIMIT
 
 router = APIRouter(prefix="/api/notifications", tags=["notifications"])
-
-
-class NotificationList(BaseModel):
-    notifications: list[NotificationPublic]
 
 
 class MarkRead(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     notification_ids: list[int] | None = Field(default=None, max_length=1000)
-
-
-class Marked(BaseModel):
-    marked: int
 
 
 @router.get("", response_model=NotificationList)

@@ -110,6 +110,20 @@ class TaskPublic(SQLModel):
     deleted_at: datetime | None
 
 
+class TaskPage(SQLModel):
+    """One page of a task listing; pass `next_cursor` back to get the next page."""
+
+    tasks: list[TaskPublic]
+    next_cursor: str | None
+
+
+class CompletionPublic(SQLModel):
+    """A completed task and, for a recurring one, its next occurrence."""
+
+    task: TaskPublic
+    next_occurrence: TaskPublic | None
+
+
 class TaskAlert(SQLModel, table=True):
     """One fired deadline alert; the unique key makes each alert fire once per due time."""
 

@@ -26,17 +26,19 @@ from server.tasks.alerts import AlertPolicy
 from server.tasks.dates import resolve_due
 from server.tasks.models import (
     TAG_MAX,
+    CompletionPublic,
     Priority,
     Task,
     TaskCreate,
     TaskInput,
+    TaskPage,
     TaskPublic,
     TaskUpdate,
 )
 from server.tasks.recurrence import next_occurrence, normalize_rule
 from server.users.models import User
 
-__all__ = ["AlertPolicy", "ListQuery", "ListResult", "Status", "Sort", "TaskService"]
+__all__ = ["AlertPolicy", "ListQuery", "Sort", "Status", "TaskService"]
 
 logger = logging.getLogger(__name__)
 
@@ -72,18 +74,6 @@ class ListQuery:
     sort: Sort = Sort.due
     limit: int = 50
     cursor: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ListResult:
-    tasks: list[TaskPublic]
-    next_cursor: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class Completion:
-    task: TaskPublic
-    next_occurrence: TaskPublic | None
 
 
 def to_public(task: Task) -> TaskPublic:
@@ -170,20 +160,26 @@ class TaskService:
             self._touch(session, task, "task.updated")
             return to_public(task)
 
-    async def complete_task(self, *, user: User, task_id: int) -> Completion:
+    async def complete_task(self, *, user: User, task_id: int) -> CompletionPublic:
         """Complete a task; a recurring one gets exactly one next occurrence."""
         async with self.db.transaction() as session:
             task = await self._load(session, user, task_id, include_deleted=False, lock=True)
             if task.completed:
                 following = await self._following(session, task)
-                return Completion(to_public(task), following and to_public(following))
+                return self._completion(task, following)
             task.completed = True
             task.completed_at = utcnow()
             self._touch(session, task, "task.completed")
             following = await self.ensure_next_occurrence(session=session, task=task, user=user)
         if self.metrics:
             self.metrics.tasks_completed.inc()
-        return Completion(to_public(task), following and to_public(following))
+        return self._completion(task, following)
+
+    @staticmethod
+    def _completion(task: Task, following: Task | None) -> CompletionPublic:
+        return CompletionPublic(
+            task=to_public(task), next_occurrence=following and to_public(following)
+        )
 
     async def reopen_task(self, *, user: User, task_id: int) -> TaskPublic:
         async with self.db.transaction() as session:
@@ -247,7 +243,7 @@ class TaskService:
 
     # -- reads ----------------------------------------------------------------
 
-    async def list_tasks(self, *, user: User, query: ListQuery) -> ListResult:
+    async def list_tasks(self, *, user: User, query: ListQuery) -> TaskPage:
         """One page of the user's tasks; `next_cursor` continues after its last task."""
         if not 1 <= query.limit <= MAX_LIMIT:
             raise ValidationFailed("limit", f"must be between 1 and {MAX_LIMIT}")
@@ -265,7 +261,7 @@ class TaskService:
         more = len(rows) > query.limit
         rows = rows[: query.limit]
         cursor = self._encode_cursor(rows[-1], query.sort) if more and rows else None
-        return ListResult([to_public(t) for t in rows], cursor)
+        return TaskPage(tasks=[to_public(t) for t in rows], next_cursor=cursor)
 
     def _filters(self, user: User, query: ListQuery) -> list[ColumnElement[bool]]:
         now = utcnow()

@@ -5,23 +5,19 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, status
-from pydantic import BaseModel
 
 from server.deps import CurrentUser, ServicesDep
-from server.tasks.models import Priority, TaskCreate, TaskPublic, TaskUpdate
+from server.tasks.models import (
+    CompletionPublic,
+    Priority,
+    TaskCreate,
+    TaskPage,
+    TaskPublic,
+    TaskUpdate,
+)
 from server.tasks.service import MAX_LIMIT, ListQuery, Sort, Status
 
 router = APIRouter(prefix="/api/tasks", tags=["tasks"])
-
-
-class TaskPage(BaseModel):
-    tasks: list[TaskPublic]
-    next_cursor: str | None
-
-
-class CompletionPublic(BaseModel):
-    task: TaskPublic
-    next_occurrence: TaskPublic | None
 
 
 @router.get("", response_model=TaskPage)
@@ -39,7 +35,7 @@ async def list_tasks(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
 ) -> TaskPage:
-    result = await services.tasks.list_tasks(
+    return await services.tasks.list_tasks(
         user=user,
         query=ListQuery(
             status=status_,
@@ -54,7 +50,6 @@ async def list_tasks(
             cursor=cursor,
         ),
     )
-    return TaskPage(tasks=result.tasks, next_cursor=result.next_cursor)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=TaskPublic)
@@ -86,8 +81,7 @@ async def delete_task(task_id: int, services: ServicesDep, user: CurrentUser) ->
 
 @router.post("/{task_id}/complete", response_model=CompletionPublic)
 async def complete_task(task_id: int, services: ServicesDep, user: CurrentUser) -> CompletionPublic:
-    done = await services.tasks.complete_task(user=user, task_id=task_id)
-    return CompletionPublic(task=done.task, next_occurrence=done.next_occurrence)
+    return await services.tasks.complete_task(user=user, task_id=task_id)
 
 
 @router.post("/{task_id}/reopen", response_model=TaskPublic)

@@ -1,0 +1,87 @@
+"""Helpers for MCP tests: connect over each transport, and one scenario over every tool."""
+
+from __future__ import annotations
+
+import os
+import sys
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx2
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
+
+BIN = Path(sys.executable).parent
+
+
+@asynccontextmanager
+async def http_client(base_url: str, token: str):
+    async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=30) as hc:
+        async with Client(streamable_http_client(f"{base_url}/mcp", http_client=hc)) as client:
+            yield client
+
+
+def stdio_params(database_url: str, user: str) -> StdioServerParameters:
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
+    env["DATABASE_URL"] = database_url
+    return StdioServerParameters(
+        command=str(BIN / "todo-agent"), args=["mcp", "--user", user], env=env
+    )
+
+
+async def call(client: Client, name: str, **arguments: Any) -> dict[str, Any]:
+    """Call a tool that must succeed; returns its structured content."""
+    result = await client.call_tool(name, arguments)
+    assert not result.is_error, result.content[0].text
+    assert result.content and result.content[0].text  # the short text for the model
+    return result.structured_content
+
+
+async def call_error(client: Client, name: str, **arguments: Any) -> str:
+    """Call a tool that must fail; returns its error text."""
+    result = await client.call_tool(name, arguments)
+    assert result.is_error, f"{name}{arguments} unexpectedly succeeded"
+    return result.content[0].text
+
+
+async def exercise_every_tool(client: Client) -> None:
+    """A user's session over all ten tools, asserting what the user would see."""
+    added = await call(
+        client,
+        "add_task",
+        title="Pay rent",
+        due="2030-01-05T09:00",
+        priority="high",
+        tags=["home"],
+        recurrence="monthly",
+    )
+    assert added["title"] == "Pay rent" and added["recurrence"] == "FREQ=MONTHLY"
+    assert added["due"].startswith("2030-01-05")  # resolved absolute time
+    other = await call(client, "add_task", title="Call mum", idempotency_key="k-1")
+    again = await call(client, "add_task", title="Call mum", idempotency_key="k-1")
+    assert again["id"] == other["id"]
+
+    page = await call(client, "list_tasks", sort="priority")
+    assert [t["title"] for t in page["tasks"]] == ["Pay rent", "Call mum"]
+    assert page["next_cursor"] is None
+    assert (await call(client, "list_tasks", tag="home"))["tasks"][0]["id"] == added["id"]
+    assert (await call(client, "get_task", task_id=other["id"]))["title"] == "Call mum"
+
+    moved = await call(client, "update_task", task_id=added["id"], due="2030-02-01T10:00")
+    assert moved["due"].startswith("2030-02-01") and moved["recurrence"] == "FREQ=MONTHLY"
+
+    done = await call(client, "complete_task", task_id=added["id"])
+    assert done["task"]["completed"] is True
+    assert done["next_occurrence"]["due"].startswith("2030-03-01")
+    assert (await call(client, "reopen_task", task_id=added["id"]))["completed"] is False
+
+    deleted = await call(client, "delete_task", task_id=other["id"])
+    assert deleted["deleted_at"] is not None
+    titles = [t["title"] for t in (await call(client, "list_tasks", status="all"))["tasks"]]
+    assert "Call mum" not in titles
+    assert (await call(client, "restore_task", task_id=other["id"]))["deleted_at"] is None
+
+    assert (await call(client, "list_notifications"))["notifications"] == []
+    assert (await call(client, "mark_notifications_read"))["marked"] == 0
