@@ -7,12 +7,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import httpx
+import httpx2
 import pytest
 
 from server.app import create_app
 from server.config import Settings
 from server.services import Services, build_services
 from server.users.models import User
+from tests.utils.fake_llm import FakeLLM
 from tests.utils.servers import Postgres
 
 # Settings come only from what a test passes: never from the machine's environment or .env.
@@ -102,3 +104,38 @@ async def client(settings, services) -> AsyncIterator[httpx.AsyncClient]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
             yield c
+
+
+REAL_PROVIDER_HOSTS = ("openai.com", "openai.azure.com", "anthropic.com", "googleapis.com")
+
+
+@pytest.fixture(autouse=True)
+def no_real_llm_provider(monkeypatch):
+    """Fail any test whose code calls a real LLM provider (the openai client uses httpx2)."""
+    attempts: list[str] = []
+    send = httpx2.AsyncClient.send
+
+    async def guarded_send(self, request, **kwargs):
+        if request.url.host.endswith(REAL_PROVIDER_HOSTS):
+            attempts.append(str(request.url))
+            raise httpx2.ConnectError("tests never call a real LLM provider", request=request)
+        return await send(self, request, **kwargs)
+
+    monkeypatch.setattr(httpx2.AsyncClient, "send", guarded_send)
+    yield
+    assert not attempts, f"a test called a real LLM provider: {attempts}"
+
+
+@pytest.fixture(scope="session")
+async def fake_llm_server() -> AsyncIterator[FakeLLM]:
+    fake = FakeLLM()
+    async with fake.serve():
+        yield fake
+
+
+@pytest.fixture
+def fake_llm(fake_llm_server) -> FakeLLM:
+    """The scripted OpenAI-compatible provider (tests/utils/fake_llm.py), emptied for each
+    test; point OPENAI_BASE_URL at `fake_llm.base_url`."""
+    fake_llm_server.reset()
+    return fake_llm_server
