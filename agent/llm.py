@@ -1,0 +1,58 @@
+"""The provider client: any OpenAI-compatible Chat Completions API, with its own retries."""
+
+from __future__ import annotations
+
+import httpx2
+import openai
+from openai import AsyncOpenAI
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+# Local providers (Ollama, vLLM, llama.cpp) ignore the key, but the client insists on one.
+PLACEHOLDER_KEY = "not-needed"
+
+HOW_TO_CONFIGURE = (
+    "No language model is configured. Set OPENAI_API_KEY (for OpenAI), or OPENAI_BASE_URL "
+    "(for another OpenAI-compatible provider such as Ollama: http://localhost:11434/v1), "
+    "and LLM_MODEL, then restart the server."
+)
+
+
+def build_llm_client(
+    *, api_key: str | None, base_url: str | None, timeout: float, max_retries: int
+) -> AsyncOpenAI:
+    """A client whose retries (429, 5xx, timeouts; with backoff) and timeouts are ours."""
+    return AsyncOpenAI(
+        api_key=api_key or PLACEHOLDER_KEY,
+        base_url=base_url or DEFAULT_BASE_URL,
+        timeout=httpx2.Timeout(timeout, connect=min(timeout, 10.0)),
+        max_retries=max_retries,
+    )
+
+
+def describe_provider_error(exc: openai.APIError, *, attempts: int, model: str) -> str:
+    """One sentence for the user about a provider failure that retries did not fix."""
+    if isinstance(exc, openai.APITimeoutError):
+        return f"The language model provider did not answer in time ({attempts} attempts)."
+    if isinstance(exc, openai.APIConnectionError):
+        return "Could not reach the language model provider: check OPENAI_BASE_URL."
+    if isinstance(exc, openai.APIStatusError):
+        status = exc.status_code
+        if status in (401, 403):
+            return f"The provider rejected the credentials (HTTP {status}): check OPENAI_API_KEY."
+        if status == 404:
+            return (
+                f"The provider does not know the model {model!r} (HTTP 404): "
+                "check LLM_MODEL and OPENAI_BASE_URL."
+            )
+        if status == 429:
+            return (
+                f"The language model provider is rate limiting requests (HTTP 429, "
+                f"{attempts} attempts); try again in a minute."
+            )
+        if status >= 500:
+            return (
+                f"The language model provider failed (HTTP {status}, {attempts} attempts); "
+                "try again later."
+            )
+        return f"The provider rejected the request (HTTP {status}): {exc.message}"
+    return f"The language model provider broke off the reply: {exc.message}"

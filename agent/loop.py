@@ -1,0 +1,165 @@
+"""The agent loop: stream a model turn, run the tool calls it asks for, feed results back.
+
+The loop knows the provider (Chat Completions with streaming and tools) and MCP (through a
+`Toolbox`), nothing about storage: it yields `AgentEvent`s and whoever drives it decides
+what to keep and what to send to the user.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+import openai
+from openai import AsyncOpenAI
+from openai.types.chat.chat_completion_chunk import ChoiceDeltaToolCall
+
+from agent.events import AgentEvent, AssistantTurn, Failed, TextDelta, ToolCall, ToolResult
+from agent.llm import describe_provider_error
+from agent.mcp_client import Toolbox, ToolOutcome
+from agent.messages import assistant_message, tool_message
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class _PartialCall:
+    id: str = ""
+    name: str = ""
+    arguments: list[str] = field(default_factory=list)
+
+    def finish(self) -> ToolCall:
+        return ToolCall(
+            id=self.id or f"call_{uuid.uuid4().hex[:24]}",
+            name=self.name,
+            arguments="".join(self.arguments),
+        )
+
+
+class ToolCallAssembler:
+    """Joins streamed tool-call fragments into whole calls, by index (and id, when present)."""
+
+    def __init__(self) -> None:
+        self._calls: list[_PartialCall] = []
+        self._by_index: dict[int, _PartialCall] = {}
+
+    def add(self, fragment: ChoiceDeltaToolCall) -> None:
+        index = fragment.index
+        slot = self._by_index.get(index) if index is not None else None
+        # Some providers number every call 0 and tell calls apart by id only.
+        if slot is None or (fragment.id and slot.id and fragment.id != slot.id):
+            slot = _PartialCall()
+            self._calls.append(slot)
+            if index is not None:
+                self._by_index[index] = slot
+        if fragment.id:
+            slot.id = fragment.id
+        function = fragment.function
+        if function is not None:
+            if function.name and not slot.name:
+                slot.name = function.name
+            if function.arguments:
+                slot.arguments.append(function.arguments)
+
+    def calls(self) -> list[ToolCall]:
+        return [partial.finish() for partial in self._calls]
+
+
+@dataclass
+class _Turn:
+    text: list[str] = field(default_factory=list)
+    tool_calls: ToolCallAssembler = field(default_factory=ToolCallAssembler)
+
+
+class Agent:
+    """Runs one user request against the model and one MCP session's tools."""
+
+    def __init__(self, *, client: AsyncOpenAI, model: str, max_tool_rounds: int) -> None:
+        self.client = client
+        self.model = model
+        self.max_tool_rounds = max_tool_rounds
+
+    async def run(
+        self, messages: Sequence[dict[str, Any]], tools: Toolbox
+    ) -> AsyncIterator[AgentEvent]:
+        """Answer the conversation in `messages` (system prompt first), yielding as it goes."""
+        messages = list(messages)
+        rounds = 0
+        while True:
+            turn = _Turn()
+            try:
+                async for delta in self._stream_turn(messages, tools, turn):
+                    yield delta
+            except openai.APIError as exc:
+                logger.warning("provider error after retries: %s", exc)
+                attempts = self.client.max_retries + 1
+                yield Failed(describe_provider_error(exc, attempts=attempts, model=self.model))
+                return
+            text = "".join(turn.text)
+            calls = turn.tool_calls.calls()
+            if not calls:
+                yield AssistantTurn(content=text)
+                return
+            if rounds >= self.max_tool_rounds:
+                note = self._stopped_note(rounds)
+                note = f"\n\n{note}" if text else note
+                yield TextDelta(note)
+                yield AssistantTurn(content=text + note)
+                return
+            rounds += 1
+            yield AssistantTurn(content=text, tool_calls=calls)
+            messages.append(assistant_message(text, calls))
+            async for result in self._run_tools(calls, tools):
+                yield result
+                messages.append(tool_message(result.call.id, result.outcome.content))
+
+    async def _stream_turn(
+        self, messages: list[dict[str, Any]], tools: Toolbox, turn: _Turn
+    ) -> AsyncIterator[TextDelta]:
+        kwargs: dict[str, Any] = {"tools": tools.definitions} if tools.definitions else {}
+        stream = await self.client.chat.completions.create(
+            model=self.model, messages=messages, stream=True, **kwargs
+        )
+        async with stream:
+            async for chunk in stream:
+                if not chunk.choices:
+                    continue
+                delta = chunk.choices[0].delta
+                if delta.content:
+                    turn.text.append(delta.content)
+                    yield TextDelta(delta.content)
+                for fragment in delta.tool_calls or ():
+                    turn.tool_calls.add(fragment)
+
+    async def _run_tools(self, calls: list[ToolCall], tools: Toolbox) -> AsyncIterator[ToolResult]:
+        """Run the calls concurrently; yield each result as soon as it is ready."""
+        pending = [asyncio.create_task(self._call(call, tools)) for call in calls]
+        try:
+            for next_done in asyncio.as_completed(pending):
+                yield await next_done
+        finally:
+            for task in pending:
+                task.cancel()
+            with anyio.CancelScope(shield=True):
+                await asyncio.gather(*pending, return_exceptions=True)
+
+    @staticmethod
+    async def _call(call: ToolCall, tools: Toolbox) -> ToolResult:
+        try:
+            outcome = await tools.call(call.name, call.arguments)
+        except Exception:
+            logger.exception("tool %s crashed", call.name)
+            outcome = ToolOutcome.failed(f"{call.name} failed unexpectedly; try again later")
+        return ToolResult(call=call, outcome=outcome)
+
+    @staticmethod
+    def _stopped_note(rounds: int) -> str:
+        return (
+            f"I stopped after {rounds} rounds of tool calls without finishing. What I did so "
+            "far is saved; ask me to continue if you want me to go on."
+        )

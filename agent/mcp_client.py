@@ -1,0 +1,164 @@
+"""The agent's side of MCP: one client session's tools, as the model sees and calls them.
+
+A `Toolbox` lists the session's tools once, offers them as OpenAI tool definitions, calls
+them and turns every outcome (structured result, tool error, protocol error, bad arguments
+from the model) into a `ToolOutcome` the loop can feed back. Who the calls act as is fixed
+by the session (an in-process session opened for the user, a bearer token on the HTTP
+client, `--user` on stdio), never by anything the model writes.
+
+    async with connect_streamable_http(url, token=token) as tools: ...
+    async with connect_stdio(StdioServerParameters(command="todo-agent", args=["mcp"])) as tools:
+    async with open_toolbox(Client(server)) as tools: ...   # any mcp Client, e.g. in process
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import httpx2
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
+from mcp_types import CallToolResult, ListToolsResult, TextContent, Tool
+
+logger = logging.getLogger(__name__)
+
+# A listing longer than this many pages is a misbehaving server, not a big toolbox.
+MAX_TOOL_PAGES = 20
+
+
+class ToolSession(Protocol):
+    """What the toolbox needs from an MCP client session (`mcp.Client` is one)."""
+
+    async def list_tools(self, *, cursor: str | None = None) -> ListToolsResult: ...
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any] | None = None
+    ) -> CallToolResult: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ToolOutcome:
+    """What one tool call produced: `result` when ok, `error` otherwise; `content` for the model."""
+
+    ok: bool
+    content: str
+    result: Any = None
+    error: str | None = None
+
+    @classmethod
+    def failed(cls, error: str) -> ToolOutcome:
+        return cls(ok=False, content=error, error=error)
+
+
+def parse_arguments(text: str) -> dict[str, Any]:
+    """The model's argument text as a JSON object; raises ValueError saying what is wrong."""
+    if not text.strip():
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"arguments are not valid JSON ({exc.msg} at {exc.pos})") from None
+    if not isinstance(value, dict):
+        raise ValueError("arguments must be a JSON object")
+    return value
+
+
+def to_openai_tool(tool: Tool) -> dict[str, Any]:
+    """An MCP tool as a Chat Completions function tool."""
+    return {
+        "type": "function",
+        "function": {
+            "name": tool.name,
+            "description": tool.description or tool.title or tool.name,
+            "parameters": tool.input_schema,
+        },
+    }
+
+
+def _text_of(result: CallToolResult) -> str:
+    return "\n".join(block.text for block in result.content if isinstance(block, TextContent))
+
+
+def to_outcome(result: CallToolResult) -> ToolOutcome:
+    """A tool result as the model reads it: the structured content when there is some."""
+    text = _text_of(result)
+    if result.is_error:
+        return ToolOutcome.failed(text or "the tool failed without a message")
+    if result.structured_content is not None:
+        content = json.dumps(result.structured_content, ensure_ascii=False, default=str)
+        return ToolOutcome(ok=True, content=content, result=result.structured_content)
+    return ToolOutcome(ok=True, content=text, result=text)
+
+
+class Toolbox:
+    """The tools of one MCP session, listed once when the session opens."""
+
+    def __init__(
+        self, session: ToolSession, tools: list[Tool], instructions: str | None = None
+    ) -> None:
+        self.session = session
+        self.tools = {tool.name: tool for tool in tools}
+        self.definitions = [to_openai_tool(tool) for tool in tools]
+        self.instructions = instructions  # the server's advice on using its tools
+
+    @classmethod
+    async def load(cls, session: ToolSession) -> Toolbox:
+        tools: list[Tool] = []
+        cursor: str | None = None
+        for _ in range(MAX_TOOL_PAGES):
+            page = await session.list_tools(cursor=cursor)
+            tools.extend(page.tools)
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        return cls(session, tools, getattr(session, "instructions", None))
+
+    async def call(self, name: str, arguments: str) -> ToolOutcome:
+        """Call `name` with the model's raw argument text; never raises for a bad call."""
+        if name not in self.tools:
+            known = ", ".join(sorted(self.tools)) or "none"
+            return ToolOutcome.failed(f"unknown tool {name!r}; the tools are: {known}")
+        try:
+            parsed = parse_arguments(arguments)
+        except ValueError as exc:
+            return ToolOutcome.failed(f"{name}: {exc}; call it again with a JSON object")
+        try:
+            result = await self.session.call_tool(name, parsed)
+        except MCPError as exc:
+            return ToolOutcome.failed(f"{name} failed: {exc.message}")
+        except (OSError, httpx2.HTTPError) as exc:
+            logger.warning("tool %s unreachable: %s", name, exc)
+            return ToolOutcome.failed(f"{name} could not be reached; try again later")
+        return to_outcome(result)
+
+
+@asynccontextmanager
+async def open_toolbox(client: Client) -> AsyncIterator[Toolbox]:
+    """Open `client` (not yet entered) and list its tools."""
+    async with client:
+        yield await Toolbox.load(client)
+
+
+@asynccontextmanager
+async def connect_streamable_http(
+    url: str, *, token: str | None = None, http_timeout: float = 60.0
+) -> AsyncIterator[Toolbox]:
+    """Tools of a remote server over streamable HTTP, acting as the owner of `token`."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with httpx2.AsyncClient(headers=headers, timeout=http_timeout) as http:
+        async with open_toolbox(Client(streamable_http_client(url, http_client=http))) as tools:
+            yield tools
+
+
+@asynccontextmanager
+async def connect_stdio(params: StdioServerParameters) -> AsyncIterator[Toolbox]:
+    """Tools of a server run as a subprocess over stdio (`todo-agent mcp --user NAME`)."""
+    async with open_toolbox(Client(params)) as tools:
+        yield tools
