@@ -13,6 +13,8 @@ from starlette.routing import Route
 from mcp_tools.server import create_mcp_server
 from server import health
 from server.config import Settings
+from server.conversations import views as conversation_views
+from server.conversations.chat import embedded_tools, open_chat
 from server.http_errors import install_error_handlers
 from server.notifications import views as notification_views
 from server.observability import ObservabilityMiddleware
@@ -47,6 +49,9 @@ def create_app(
             stack.push_async_callback(services.db.dispose)
             await stack.enter_async_context(services.bus)
             await stack.enter_async_context(mcp.session_manager.run())
+            app.state.chat = await stack.enter_async_context(
+                open_chat(settings, services.conversations, embedded_tools(mcp))
+            )
             if workers:
                 await stack.enter_async_context(run_workers(services))
             logger.info("todo-agent ready")
@@ -57,7 +62,7 @@ def create_app(
     app.state.services = services
     app.state.mcp = mcp
     install_error_handlers(app)
-    for module in (health, user_views, task_views, notification_views):
+    for module in (health, user_views, task_views, notification_views, conversation_views):
         app.include_router(module.router)
     # The MCP sub-app routes its own path, so `/mcp` is served as is (no redirect to `/mcp/`).
     app.router.routes.append(Route("/mcp", endpoint=mcp_app))

@@ -19,6 +19,8 @@ class Settings(BaseSettings):
     llm_timeout_seconds: float = Field(default=60.0, gt=0)
     llm_max_retries: int = Field(default=3, ge=0, le=10)
     agent_max_tool_rounds: int = Field(default=8, ge=1, le=50)
+    # Characters of past messages sent to the model (about 4 per token); older ones are left out.
+    agent_history_chars: int = Field(default=60_000, ge=2_000, le=2_000_000)
 
     kafka_bootstrap_servers: str | None = None
     kafka_topic_task_events: str = "task-events"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from server.config import Settings
+from server.conversations.service import ConversationService
 from server.db import Database
 from server.events.bus import EventBus, InProcessBus
 from server.events.outbox import Topics
@@ -26,6 +27,7 @@ class Services:
     users: UserService
     tasks: TaskService
     notifications: NotificationService
+    conversations: ConversationService
 
 
 def build_bus(settings: Settings, topics: Topics) -> EventBus:
@@ -53,4 +55,5 @@ def build_services(settings: Settings) -> Services:
             db=db, topics=topics, alerts=AlertPolicy.from_settings(settings), metrics=metrics
         ),
         notifications=NotificationService(db=db, topics=topics),
+        conversations=ConversationService(db=db, history_chars=settings.agent_history_chars),
     )

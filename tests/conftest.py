@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
@@ -100,10 +102,35 @@ async def bob(services) -> Account:
 async def client(settings, services) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client on the app (in process, lifespan run, workers off)."""
     app = create_app(settings, workers=False, services=services)
-    async with app.router.lifespan_context(app):
+    async with running_lifespan(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
             yield c
+
+
+@asynccontextmanager
+async def running_lifespan(app) -> AsyncIterator[None]:
+    """Run the app's lifespan in a task of its own: pytest-asyncio sets a fixture up and
+    tears it down in different tasks, and the lifespan's task groups (the MCP session
+    manager's) must be left in the task that entered them."""
+    started, stop = asyncio.Event(), asyncio.Event()
+
+    async def lifespan() -> None:
+        async with app.router.lifespan_context(app):
+            started.set()
+            await stop.wait()
+
+    task = asyncio.create_task(lifespan())
+    waiter = asyncio.create_task(started.wait())
+    await asyncio.wait([task, waiter], return_when=asyncio.FIRST_COMPLETED)
+    waiter.cancel()
+    if task.done():
+        task.result()  # start-up failed: raise its error here
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
 
 
 REAL_PROVIDER_HOSTS = ("openai.com", "openai.azure.com", "anthropic.com", "googleapis.com")

@@ -36,3 +36,40 @@ class Message(SQLModel, table=True):
     name: str | None = Field(default=None, max_length=128)
     is_error: bool = False
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ToolCallPublic(SQLModel):
+    """A tool call the assistant made; `arguments` is an object, or the raw text if not JSON."""
+
+    id: str
+    name: str
+    arguments: Any
+
+
+class MessagePublic(SQLModel):
+    id: int
+    role: str
+    content: str | None
+    tool_calls: list[ToolCallPublic] | None
+    tool_call_id: str | None
+    name: str | None
+    is_error: bool
+    created_at: datetime
+
+
+class ConversationPublic(SQLModel):
+    id: int
+    title: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class ConversationDetail(ConversationPublic):
+    messages: list[MessagePublic]
+
+
+class ConversationPage(SQLModel):
+    """Conversations, most recently active first; pass `next_cursor` back for more."""
+
+    conversations: list[ConversationPublic]
+    next_cursor: str | None

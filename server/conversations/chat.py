@@ -1,0 +1,253 @@
+"""The chat: run the agent for one request, store each message as it completes, stream SSE.
+
+The agent runs in its own task, owned by the response stream: when the client goes away the
+stream cancels it (the model call and the tool calls with it), and what was produced so far
+(partial text, finished tool results) is stored before the task ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+import anyio
+from mcp.server import MCPServer
+
+from agent.events import AssistantTurn, Failed, TextDelta, ToolCall, ToolResult
+from agent.llm import HOW_TO_CONFIGURE, build_llm_client
+from agent.loop import Agent
+from agent.mcp_client import Toolbox
+from agent.messages import assistant_message, system_message, tool_message, user_message
+from agent.prompt import system_prompt
+from mcp_tools.session import in_process_client
+from server.config import Settings
+from server.conversations.models import Message
+from server.conversations.service import ConversationService, NewMessage, Turn
+from server.db import utcnow
+from server.users.models import User
+
+logger = logging.getLogger(__name__)
+
+ToolConnector = Callable[[User], AbstractAsyncContextManager[Toolbox]]
+Emit = Callable[[str, dict[str, Any]], None]
+
+NO_RESULT = "no result: the request ended before this tool call finished"
+
+
+def sse(event: str, data: dict[str, Any]) -> bytes:
+    payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str)
+    return f"event: {event}\ndata: {payload}\n\n".encode()
+
+
+def to_model_messages(history: Sequence[Message]) -> list[dict[str, Any]]:
+    """Stored messages as Chat Completions messages; a call without a stored result (the
+    request ended first) gets one, since providers reject a call with no answer."""
+    messages: list[dict[str, Any]] = []
+    open_calls: list[str] = []
+
+    def close_open_calls() -> None:
+        messages.extend(tool_message(call_id, NO_RESULT) for call_id in open_calls)
+        open_calls.clear()
+
+    for row in history:
+        if row.role == "tool":
+            if row.tool_call_id in open_calls:
+                open_calls.remove(row.tool_call_id)
+                messages.append(tool_message(row.tool_call_id, row.content or ""))
+            continue
+        close_open_calls()
+        if row.role == "user":
+            messages.append(user_message(row.content or ""))
+        else:
+            calls = [ToolCall(**call) for call in row.tool_calls or ()]
+            messages.append(assistant_message(row.content, calls))
+            open_calls.extend(call.id for call in calls)
+    close_open_calls()
+    return messages
+
+
+def embedded_tools(mcp: MCPServer) -> ToolConnector:
+    """Tools of this process's own MCP server, in memory, acting as the given user."""
+
+    @asynccontextmanager
+    async def connect(user: User) -> AsyncIterator[Toolbox]:
+        async with in_process_client(mcp, user) as client:
+            yield await Toolbox.load(client)
+
+    return connect
+
+
+class _Recorder:
+    """Stores one request's messages as they complete; knows what is still unfinished."""
+
+    def __init__(self, conversations: ConversationService, conversation_id: int) -> None:
+        self.conversations = conversations
+        self.conversation_id = conversation_id
+        self.pending_text: list[str] = []
+        self.open_calls: dict[str, ToolCall] = {}
+        self.last_assistant_id: int | None = None
+
+    async def assistant(self, turn: AssistantTurn) -> None:
+        calls = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in turn.tool_calls]
+        self.pending_text.clear()
+        self.last_assistant_id = await self._add(
+            NewMessage(role="assistant", content=turn.content or None, tool_calls=calls or None)
+        )
+        self.open_calls = {call.id: call for call in turn.tool_calls}
+
+    async def tool_result(self, result: ToolResult) -> None:
+        self.open_calls.pop(result.call.id, None)
+        await self._add(
+            NewMessage(
+                role="tool",
+                content=result.outcome.content,
+                tool_call_id=result.call.id,
+                name=result.call.name,
+                is_error=not result.outcome.ok,
+            )
+        )
+
+    async def unfinished(self) -> None:
+        """Keep what an interrupted request produced: results for open calls, partial text."""
+        for call in list(self.open_calls.values()):
+            self.open_calls.pop(call.id)
+            await self._add(
+                NewMessage(
+                    role="tool",
+                    content=NO_RESULT,
+                    tool_call_id=call.id,
+                    name=call.name,
+                    is_error=True,
+                )
+            )
+        if self.pending_text:
+            text = "".join(self.pending_text)
+            self.pending_text.clear()
+            self.last_assistant_id = await self._add(NewMessage(role="assistant", content=text))
+
+    async def _add(self, message: NewMessage) -> int:
+        return await self.conversations.add_message(
+            conversation_id=self.conversation_id, message=message
+        )
+
+
+class Chat:
+    """Answers chat requests with the agent; without a provider, with how to configure one."""
+
+    def __init__(
+        self,
+        *,
+        conversations: ConversationService,
+        agent: Agent | None,
+        connect_tools: ToolConnector,
+    ) -> None:
+        self.conversations = conversations
+        self.agent = agent
+        self.connect_tools = connect_tools
+
+    async def stream(self, *, user: User, turn: Turn) -> AsyncIterator[bytes]:
+        """The SSE body of one request; cancelling it cancels the agent's work."""
+        queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+
+        def emit(event: str, data: dict[str, Any]) -> None:
+            queue.put_nowait(sse(event, data))
+
+        task = asyncio.create_task(self._respond(user, turn, emit))
+        task.add_done_callback(lambda _: queue.put_nowait(None))
+        try:
+            while (item := await queue.get()) is not None:
+                yield item
+        finally:
+            task.cancel()
+            # Wait for the agent to store what it produced, even while being cancelled.
+            with anyio.CancelScope(shield=True):
+                await asyncio.wait([task])
+            if not task.cancelled() and task.exception() is not None:
+                logger.error("chat task failed", exc_info=task.exception())
+
+    async def _respond(self, user: User, turn: Turn, emit: Emit) -> None:
+        conversation_id = turn.conversation.id
+        emit("conversation", {"conversation_id": conversation_id})
+        if self.agent is None:
+            emit("error", {"message": HOW_TO_CONFIGURE})
+            return
+        recorder = _Recorder(self.conversations, conversation_id)
+        try:
+            async with self.connect_tools(user) as tools:
+                prompt = system_prompt(
+                    now=utcnow(),
+                    timezone=user.timezone,
+                    user_name=user.name,
+                    server_instructions=tools.instructions,
+                )
+                messages = [system_message(prompt), *to_model_messages(turn.history)]
+                async for event in self.agent.run(messages, tools):
+                    if isinstance(event, TextDelta):
+                        recorder.pending_text.append(event.text)
+                        emit("delta", {"text": event.text})
+                    elif isinstance(event, AssistantTurn):
+                        await recorder.assistant(event)
+                        for call in event.tool_calls:
+                            emit("tool_call", _tool_call_data(call))
+                    elif isinstance(event, ToolResult):
+                        await recorder.tool_result(event)
+                        emit("tool_result", _tool_result_data(event))
+                    elif isinstance(event, Failed):
+                        await recorder.unfinished()
+                        emit("error", {"message": event.message})
+                        return
+        except asyncio.CancelledError:
+            await recorder.unfinished()
+            raise
+        except Exception:
+            logger.exception("chat in conversation %s failed", conversation_id)
+            await recorder.unfinished()
+            emit("error", {"message": "Something went wrong while answering; try again."})
+            return
+        emit("done", {"message_id": recorder.last_assistant_id})
+
+
+def _tool_call_data(call: ToolCall) -> dict[str, Any]:
+    try:
+        arguments: Any = json.loads(call.arguments) if call.arguments.strip() else {}
+    except json.JSONDecodeError:
+        arguments = call.arguments
+    return {"id": call.id, "name": call.name, "arguments": arguments}
+
+
+def _tool_result_data(result: ToolResult) -> dict[str, Any]:
+    data: dict[str, Any] = {"id": result.call.id, "name": result.call.name}
+    if result.outcome.ok:
+        return data | {"ok": True, "result": result.outcome.result}
+    return data | {"ok": False, "error": result.outcome.error}
+
+
+@asynccontextmanager
+async def open_chat(
+    settings: Settings,
+    conversations: ConversationService,
+    connect_tools: ToolConnector,
+) -> AsyncIterator[Chat]:
+    """The chat for the app's lifetime; owns (and closes) the provider client."""
+    if not settings.llm_configured:
+        logger.warning("no language model configured: the chat answers with how to set one")
+        yield Chat(conversations=conversations, agent=None, connect_tools=connect_tools)
+        return
+    api_key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+    client = build_llm_client(
+        api_key=api_key,
+        base_url=settings.openai_base_url,
+        timeout=settings.llm_timeout_seconds,
+        max_retries=settings.llm_max_retries,
+    )
+    agent = Agent(
+        client=client, model=settings.llm_model, max_tool_rounds=settings.agent_max_tool_rounds
+    )
+    try:
+        yield Chat(conversations=conversations, agent=agent, connect_tools=connect_tools)
+    finally:
+        await client.close()

@@ -1,0 +1,268 @@
+"""Conversations and their messages: every user message, assistant reply, tool call and result.
+
+The server keeps no chat state between requests: each request starts by storing the user's
+message and reading the history back, so any replica can continue any conversation.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.conversations.models import (
+    Conversation,
+    ConversationDetail,
+    ConversationPage,
+    ConversationPublic,
+    Message,
+    MessagePublic,
+    ToolCallPublic,
+)
+from server.db import Database, utcnow
+from server.errors import NotFound, ValidationFailed
+from server.users.models import User
+
+MESSAGE_MAX = 20_000
+TITLE_MAX = 80
+LIST_MAX = 200
+# Never read more rows than this for the model, whatever the budget.
+HISTORY_ROWS_MAX = 400
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """A message to store; `tool_calls` as [{"id", "name", "arguments"}] with raw arguments."""
+
+    role: Literal["user", "assistant", "tool"]
+    content: str | None = None
+    tool_calls: list[dict[str, str]] | None = None
+    tool_call_id: str | None = None
+    name: str | None = None
+    is_error: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """A chat request's start: its conversation, the stored user message and the history."""
+
+    conversation: ConversationPublic
+    message_id: int
+    history: list[Message]  # oldest first, ending with the new user message
+
+
+def _size(message: Message) -> int:
+    calls = message.tool_calls or ()
+    return 16 + len(message.content or "") + sum(len(json.dumps(c)) for c in calls)
+
+
+def bound_history(rows: Sequence[Message], budget: int) -> list[Message]:
+    """The newest messages that fit in `budget` characters, never splitting a tool call from
+    its results, starting at a user message; the newest group is always kept."""
+    groups: list[list[Message]] = []
+    for row in rows:
+        if row.role == "tool":
+            if groups and groups[-1][0].tool_calls:
+                groups[-1].append(row)
+            continue  # its call was cut off by the row limit: drop it
+        groups.append([row])
+    kept: list[list[Message]] = []
+    used = 0
+    for group in reversed(groups):
+        size = sum(_size(m) for m in group)
+        if kept and used + size > budget:
+            break
+        kept.append(group)
+        used += size
+    kept.reverse()
+    while len(kept) > 1 and kept[0][0].role != "user":
+        kept.pop(0)
+    return [message for group in kept for message in group]
+
+
+def _title(text: str) -> str:
+    line = text.strip().splitlines()[0].strip() if text.strip() else ""
+    return line if len(line) <= TITLE_MAX else line[: TITLE_MAX - 1].rstrip() + "…"
+
+
+def _arguments(raw: str) -> Any:
+    try:
+        return json.loads(raw) if raw.strip() else {}
+    except json.JSONDecodeError:
+        return raw
+
+
+def to_message_public(message: Message) -> MessagePublic:
+    calls = None
+    if message.tool_calls:
+        calls = [
+            ToolCallPublic(id=c["id"], name=c["name"], arguments=_arguments(c["arguments"]))
+            for c in message.tool_calls
+        ]
+    return MessagePublic(
+        id=message.id,
+        role=message.role,
+        content=message.content,
+        tool_calls=calls,
+        tool_call_id=message.tool_call_id,
+        name=message.name,
+        is_error=message.is_error,
+        created_at=message.created_at,
+    )
+
+
+def _public(conversation: Conversation) -> ConversationPublic:
+    return ConversationPublic.model_validate(conversation, from_attributes=True)
+
+
+class ConversationService:
+    """Create, continue, list and read one user's conversations."""
+
+    def __init__(self, *, db: Database, history_chars: int) -> None:
+        self.db = db
+        self.history_chars = history_chars
+
+    # -- chat -----------------------------------------------------------------
+
+    async def start_turn(self, *, user: User, conversation_id: int | None, text: str) -> Turn:
+        """Store the user's message (in a new conversation when no id is given) and return
+        the history to send to the model."""
+        if not text.strip():
+            raise ValidationFailed("message", "must not be empty")
+        if len(text) > MESSAGE_MAX:
+            raise ValidationFailed("message", f"at most {MESSAGE_MAX} characters")
+        now = utcnow()
+        async with self.db.transaction() as session:
+            if conversation_id is None:
+                conversation = Conversation(
+                    user_id=user.id, title=_title(text), created_at=now, updated_at=now
+                )
+                session.add(conversation)
+                await session.flush()
+            else:
+                conversation = await self._load(session, user, conversation_id)
+                conversation.updated_at = now
+            message = Message(
+                conversation_id=conversation.id, role="user", content=text, created_at=now
+            )
+            session.add(message)
+            await session.flush()
+            history = (
+                [message]
+                if conversation_id is None
+                else await self._history(session, conversation.id)
+            )
+        return Turn(conversation=_public(conversation), message_id=message.id, history=history)
+
+    async def add_message(self, *, conversation_id: int, message: NewMessage) -> int:
+        """Store one message of a conversation whose owner was checked by `start_turn`."""
+        now = utcnow()
+        row = Message(
+            conversation_id=conversation_id,
+            role=message.role,
+            content=message.content,
+            tool_calls=message.tool_calls,
+            tool_call_id=message.tool_call_id,
+            name=message.name,
+            is_error=message.is_error,
+            created_at=now,
+        )
+        async with self.db.transaction() as session:
+            session.add(row)
+            await session.execute(
+                update(Conversation)
+                .where(Conversation.id == conversation_id)
+                .values(updated_at=now)
+            )
+        return row.id
+
+    async def load_history(self, *, conversation_id: int) -> list[Message]:
+        """The bounded history of a conversation, as the model gets it."""
+        async with self.db.session() as session:
+            return await self._history(session, conversation_id)
+
+    async def _history(self, session: AsyncSession, conversation_id: int) -> list[Message]:
+        rows = await session.scalars(
+            select(Message)
+            .where(Message.conversation_id == conversation_id)
+            .order_by(Message.id.desc())
+            .limit(HISTORY_ROWS_MAX)
+        )
+        return bound_history(list(reversed(rows.all())), self.history_chars)
+
+    # -- reads ----------------------------------------------------------------
+
+    async def list_conversations(
+        self, *, user: User, limit: int = 50, cursor: str | None = None
+    ) -> ConversationPage:
+        """The user's conversations, most recently active first."""
+        if not 1 <= limit <= LIST_MAX:
+            raise ValidationFailed("limit", f"must be between 1 and {LIST_MAX}")
+        stmt = select(Conversation).where(Conversation.user_id == user.id)
+        if cursor:
+            updated_at, last_id = _decode_cursor(cursor)
+            stmt = stmt.where(
+                or_(
+                    Conversation.updated_at < updated_at,
+                    and_(Conversation.updated_at == updated_at, Conversation.id < last_id),
+                )
+            )
+        stmt = stmt.order_by(Conversation.updated_at.desc(), Conversation.id.desc())
+        async with self.db.session() as session:
+            rows = list((await session.scalars(stmt.limit(limit + 1))).all())
+        more = len(rows) > limit
+        rows = rows[:limit]
+        next_cursor = _encode_cursor(rows[-1]) if more else None
+        return ConversationPage(conversations=[_public(c) for c in rows], next_cursor=next_cursor)
+
+    async def get_conversation(self, *, user: User, conversation_id: int) -> ConversationDetail:
+        """A conversation with all its messages, oldest first."""
+        async with self.db.session() as session:
+            conversation = await self._load(session, user, conversation_id)
+            rows = await session.scalars(
+                select(Message)
+                .where(Message.conversation_id == conversation_id)
+                .order_by(Message.id)
+            )
+            messages = [to_message_public(m) for m in rows.all()]
+        return ConversationDetail(**_public(conversation).model_dump(), messages=messages)
+
+    @staticmethod
+    async def _load(session: AsyncSession, user: User, conversation_id: int) -> Conversation:
+        conversation = await session.scalar(
+            select(Conversation).where(
+                Conversation.id == conversation_id, Conversation.user_id == user.id
+            )
+        )
+        if conversation is None:
+            raise NotFound(
+                f"conversation {conversation_id} not found",
+                details={"conversation_id": conversation_id},
+            )
+        return conversation
+
+
+def _encode_cursor(conversation: Conversation) -> str:
+    raw = f"{conversation.updated_at.isoformat()}|{conversation.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        when, _, last_id = raw.partition("|")
+        updated_at = datetime.fromisoformat(when)
+        if updated_at.tzinfo is None:
+            raise ValueError("naive cursor time")
+        return updated_at, int(last_id)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise ValidationFailed(
+            "cursor", "is not a cursor from this listing; repeat the request without it"
+        ) from None

@@ -1,0 +1,67 @@
+"""Chat routes: POST /api/chat (SSE), and reading back the stored conversations."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict
+
+from server.conversations.chat import Chat
+from server.conversations.models import ConversationDetail, ConversationPage
+from server.conversations.service import LIST_MAX
+from server.deps import CurrentUser, ServicesDep
+
+router = APIRouter(prefix="/api", tags=["chat"])
+
+
+def get_chat(request: Request) -> Chat:
+    return request.app.state.chat
+
+
+ChatDep = Annotated[Chat, Depends(get_chat)]
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    message: str
+    conversation_id: int | None = None
+
+
+@router.post(
+    "/chat",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def chat(body: ChatRequest, user: CurrentUser, chat: ChatDep) -> StreamingResponse:
+    """Answer `message` as a stream of SSE events: conversation, delta, tool_call,
+    tool_result, then done (or error)."""
+    # Stored before the stream starts: a bad request is a plain HTTP error, and the
+    # user's message is kept whatever happens next.
+    turn = await chat.conversations.start_turn(
+        user=user, conversation_id=body.conversation_id, text=body.message
+    )
+    return StreamingResponse(
+        chat.stream(user=user, turn=turn),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.get("/conversations", response_model=ConversationPage)
+async def list_conversations(
+    services: ServicesDep,
+    user: CurrentUser,
+    limit: Annotated[int, Query(ge=1, le=LIST_MAX)] = 50,
+    cursor: str | None = None,
+) -> ConversationPage:
+    return await services.conversations.list_conversations(user=user, limit=limit, cursor=cursor)
+
+
+@router.get("/conversations/{conversation_id}", response_model=ConversationDetail)
+async def get_conversation(
+    services: ServicesDep, user: CurrentUser, conversation_id: int
+) -> ConversationDetail:
+    return await services.conversations.get_conversation(user=user, conversation_id=conversation_id)
