@@ -9,13 +9,20 @@ import {
   onNotificationEvent,
   resetNotifications,
 } from "./notifications.js";
-import { initTasks, onTaskEvent, reload as reloadTasks, resetTasks } from "./tasks.js";
+import {
+  initTasks,
+  onTaskEvent,
+  reload as reloadTasks,
+  resetTasks,
+  scheduleReload as scheduleTaskReload,
+} from "./tasks.js";
 import { $, setError, setTimeZone } from "./ui.js";
 
 const TOKEN_KEY = "todo-agent.token";
 const LIVE_LABEL = { connecting: "Connecting…", live: "Live", offline: "Offline, retrying…" };
 
 let session = null; // { controller } while signed in
+let liveState = "connecting";
 
 // ---- token storage -----------------------------------------------------------------------
 
@@ -130,10 +137,11 @@ function followLiveEvents(signal) {
   });
 }
 
-function setLiveState(liveState) {
+function setLiveState(state) {
+  liveState = state;
   const status = $("#live-status");
-  status.dataset.state = liveState;
-  status.querySelector(".label").textContent = LIVE_LABEL[liveState];
+  status.dataset.state = state;
+  status.querySelector(".label").textContent = LIVE_LABEL[state];
 }
 
 // ---- layout ------------------------------------------------------------------------------
@@ -168,7 +176,11 @@ function setDrawer(open) {
 
 function main() {
   initLayout();
-  initChat({ onNarrowClose: () => setDrawer(false) });
+  initChat({
+    onNarrowClose: () => setDrawer(false),
+    // Live events normally refresh the tasks; without them, refresh after each tool.
+    onToolResult: () => liveState === "live" || scheduleTaskReload(),
+  });
   initTasks();
   initNotifications();
 

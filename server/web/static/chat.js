@@ -12,7 +12,7 @@ const state = {
   controller: null, // AbortController of the reply being streamed
 };
 
-export function initChat({ onNarrowClose }) {
+export function initChat({ onNarrowClose, onToolResult }) {
   welcomeNode = $("#chat-welcome"); // kept, to show again for each new conversation
   const input = $("#composer-input");
   $("#composer").addEventListener("submit", (event) => {
@@ -38,6 +38,7 @@ export function initChat({ onNarrowClose }) {
     });
   }
   state.onNarrowClose = onNarrowClose;
+  state.onToolResult = onToolResult;
 }
 
 export function resetChat() {
@@ -295,6 +296,7 @@ async function send() {
         turn.addToolCall(data);
       } else if (event === "tool_result") {
         turn.addToolResult(data);
+        state.onToolResult();
       } else if (event === "done") {
         finished = true;
       } else if (event === "error") {

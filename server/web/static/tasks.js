@@ -262,7 +262,6 @@ async function toggle(task, checkbox) {
 async function reopen(task) {
   try {
     await api.post(`/api/tasks/${task.id}/reopen`);
-    toast(`Reopened “${task.title}”.`);
   } catch (error) {
     toast(error.message, { kind: "error" });
   }
@@ -288,7 +287,6 @@ async function restore(task) {
     await api.post(`/api/tasks/${task.id}/restore`);
     state.deleted.delete(task.id);
     renderDeleted();
-    toast(`Restored “${task.title}”.`);
   } catch (error) {
     toast(error.message, { kind: "error" });
   }
@@ -336,7 +334,6 @@ async function onAdd(event) {
     setError(error, "");
     form.reset();
     state.highlight.add(task.id);
-    toast(task.due ? `Added “${task.title}”, due ${formatWhen(task.due)}.` : `Added “${task.title}”.`);
     fields.title.focus();
   } catch (failure) {
     setError(error, failure.message);
