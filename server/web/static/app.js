@@ -146,23 +146,30 @@ function setLiveState(state) {
 
 // ---- layout ------------------------------------------------------------------------------
 
+/** On a narrow screen, show the chat or the tasks. */
+function setView(view) {
+  $(".layout").dataset.view = view;
+  for (const tab of document.querySelectorAll(".view-tabs .tab")) {
+    tab.setAttribute("aria-pressed", String(tab.dataset.view === view));
+  }
+}
+
 function initLayout() {
   const layout = $(".layout");
   for (const tab of document.querySelectorAll(".view-tabs .tab")) {
-    tab.addEventListener("click", () => {
-      layout.dataset.view = tab.dataset.view;
-      for (const other of document.querySelectorAll(".view-tabs .tab")) {
-        other.setAttribute("aria-pressed", String(other === tab));
-      }
-    });
+    tab.addEventListener("click", () => setView(tab.dataset.view));
   }
   const toggle = $("#conversations-toggle");
   toggle.addEventListener("click", () => setDrawer(!layout.classList.contains("drawer-open")));
-  $("#conversations").addEventListener("keydown", (event) => {
+  document.addEventListener("keydown", (event) => {
     if (event.key === "Escape" && layout.classList.contains("drawer-open")) {
       setDrawer(false);
       toggle.focus();
     }
+  });
+  document.addEventListener("click", (event) => {
+    const inside = event.target.closest("#conversations, #conversations-toggle");
+    if (!inside && layout.classList.contains("drawer-open")) setDrawer(false);
   });
 }
 
@@ -177,7 +184,10 @@ function setDrawer(open) {
 function main() {
   initLayout();
   initChat({
-    onNarrowClose: () => setDrawer(false),
+    onConversationChosen: () => {
+      setDrawer(false);
+      setView("chat");
+    },
     // Live events normally refresh the tasks; without them, refresh after each tool.
     onToolResult: () => liveState === "live" || scheduleTaskReload(),
   });

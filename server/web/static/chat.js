@@ -12,7 +12,7 @@ const state = {
   controller: null, // AbortController of the reply being streamed
 };
 
-export function initChat({ onNarrowClose, onToolResult }) {
+export function initChat({ onConversationChosen, onToolResult }) {
   welcomeNode = $("#chat-welcome"); // kept, to show again for each new conversation
   const input = $("#composer-input");
   $("#composer").addEventListener("submit", (event) => {
@@ -29,7 +29,7 @@ export function initChat({ onNarrowClose, onToolResult }) {
   $("#composer-stop").addEventListener("click", () => state.controller?.abort());
   $("#new-conversation").addEventListener("click", () => {
     openConversation(null);
-    onNarrowClose();
+    onConversationChosen();
   });
   for (const button of document.querySelectorAll(".suggestion")) {
     button.addEventListener("click", () => {
@@ -37,7 +37,7 @@ export function initChat({ onNarrowClose, onToolResult }) {
       send();
     });
   }
-  state.onNarrowClose = onNarrowClose;
+  state.onConversationChosen = onConversationChosen;
   state.onToolResult = onToolResult;
 }
 
@@ -77,7 +77,7 @@ function renderConversations() {
         "aria-current": current ? "true" : false,
         onclick: () => {
           openConversation(conversation.id);
-          state.onNarrowClose();
+          state.onConversationChosen();
         },
       },
       h("span", { class: "conversation-title" }, conversation.title || "Untitled conversation"),
