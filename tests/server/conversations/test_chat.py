@@ -44,7 +44,7 @@ async def test_a_tool_call_really_adds_the_task_and_events_arrive_in_order(
     assert await titles(services, alice) == ["Buy milk"]
 
     conversation_id = events[0][1]["conversation_id"]
-    stored = (await client.get(f"/api/conversations/{conversation_id}", headers=alice.headers))
+    stored = await client.get(f"/api/conversations/{conversation_id}", headers=alice.headers)
     messages = stored.json()["messages"]
     assert [m["role"] for m in messages] == ["user", "assistant", "tool", "assistant"]
     assert messages[1]["tool_calls"] == [call]
@@ -128,9 +128,7 @@ async def test_a_rate_limited_provider_is_retried(client, alice, fake_llm):
     assert len(fake_llm.requests) == 2
 
 
-async def test_a_failing_provider_ends_with_an_error_and_keeps_the_message(
-    client, alice, fake_llm
-):
+async def test_a_failing_provider_ends_with_an_error_and_keeps_the_message(client, alice, fake_llm):
     fake_llm.script(*[Reply(status=500)] * 3)
 
     events = await chat(client, alice.headers, "remember this")
@@ -160,7 +158,7 @@ async def test_alices_chat_cannot_touch_bobs_tasks(client, services, alice, bob,
         "Nothing found.",
     )
 
-    events = await chat(client, alice.headers, "complete task %d" % bobs.id)
+    events = await chat(client, alice.headers, f"complete task {bobs.id}")
 
     results = {data["name"]: data for name, data in events if name == "tool_result"}
     for tool in ("get_task", "complete_task", "delete_task", "update_task"):

@@ -1,0 +1,65 @@
+"""A client that goes away cancels the model call; what was produced is kept (real HTTP)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import httpx
+
+from server.app import create_app
+from tests.utils.chat import chat
+from tests.utils.fake_llm import Reply
+from tests.utils.servers import serve_app
+
+
+async def eventually(condition, attempts: int = 500) -> None:
+    """Wait for `condition()` to hold (a wait for work to finish, not a timing check)."""
+    for _ in range(attempts):
+        if await condition():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the condition never held")
+
+
+async def test_leaving_mid_stream_cancels_the_model_call_and_keeps_the_partial_text(
+    settings, services, alice, fake_llm
+):
+    words = "Let me think about your week very carefully"
+    fake_llm.script(Reply(text=words, chunk_size=5, hang=True))
+    app = create_app(settings, workers=False, services=services)
+    async with serve_app(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as client:
+        async with client.stream(
+            "POST", "/api/chat", json={"message": "plan my week"}, headers=alice.headers
+        ) as response:
+            lines = response.aiter_lines()
+            async for line in lines:
+                if line.startswith("data:") and "conversation_id" in line:
+                    conversation_id = json.loads(line[5:])["conversation_id"]
+                if line == "event: delta":
+                    break  # the user closes the tab
+
+        async def kept() -> bool:
+            detail = await services.conversations.get_conversation(
+                user=alice.user, conversation_id=conversation_id
+            )
+            return len(detail.messages) == 2
+
+        await eventually(kept)
+        assert fake_llm.cancelled == 1 and fake_llm.completed == 0
+
+        partial = (
+            await services.conversations.get_conversation(
+                user=alice.user, conversation_id=conversation_id
+            )
+        ).messages[1]
+        assert partial.role == "assistant"
+        assert partial.content and words.startswith(partial.content)
+
+        # The conversation goes on, with the partial answer in its history.
+        fake_llm.script("Sorry, here is the plan.")
+        events = await chat(client, alice.headers, "go on", conversation_id=conversation_id)
+    assert events[-1][0] == "done"
+    sent = fake_llm.last_request.messages
+    assert [m["role"] for m in sent] == ["system", "user", "assistant", "user"]
+    assert sent[2]["content"] == partial.content
