@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     kafka_topic_task_events: str = "task-events"
     kafka_topic_reminders: str = "reminders"
     kafka_topic_notifications: str = "notifications"
+    # A consumer group's first join waits about half of this on some brokers (Tansu).
+    kafka_session_timeout_ms: int = Field(default=10_000, ge=1_000, le=300_000)
 
     smtp_host: str | None = None
     smtp_port: int = Field(default=587, ge=1, le=65535)

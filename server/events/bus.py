@@ -1,15 +1,35 @@
-"""The event bus interface and the in-process implementation (Kafka lives in kafka.py)."""
+"""The event bus interface and the in-process implementation (Kafka lives in kafka.py).
+
+A bus takes CloudEvents from the outbox relay and delivers them to subscribed handlers.
+Within a consumer group each event reaches one handler; every group sees every event.
+`group=None` subscribes this process alone to every event from now on (a broadcast,
+used to feed live pushes on every replica).
+
+`send` returns an acknowledgement to await: for Kafka it resolves when the broker has the
+event (acks=all), in process when every group's handler has finished with it, so the
+relay marks an event published only once it can no longer be lost with this process.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 logger = logging.getLogger(__name__)
 
 Envelope = dict[str, Any]
 Handler = Callable[[Envelope], Awaitable[None]]
+Ack = Awaitable[Any]
+
+
+class BusClosed(Exception):
+    """The subscription that held an event stopped before handling it; send it again."""
 
 
 class EventBus(Protocol):
@@ -19,18 +39,76 @@ class EventBus(Protocol):
 
     async def __aexit__(self, *exc: object) -> None: ...
 
-    async def publish(self, *, topic: str, key: str, envelope: Envelope) -> None: ...
+    async def send(self, *, topic: str, key: str, envelope: Envelope) -> Ack:
+        """Queue an event (in order per key) and return its acknowledgement to await."""
+        ...
 
-    def subscribe(self, *, topic: str, group: str, handler: Handler) -> None: ...
+    async def publish(self, *, topic: str, key: str, envelope: Envelope) -> None:
+        """Send an event and wait for its acknowledgement."""
+        ...
 
-    async def ping(self) -> None: ...
+    def subscribe(
+        self, *, topic: str, group: str | None, handler: Handler
+    ) -> AbstractAsyncContextManager[None]:
+        """Deliver the topic's events to `handler` while the returned context is open."""
+        ...
+
+    async def ping(self) -> None:
+        """Raise when the bus is unreachable."""
+        ...
+
+
+class _Countdown:
+    """One acknowledgement shared by the groups an event went to."""
+
+    def __init__(self, pending: int) -> None:
+        self.future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.pending = pending
+
+    def done(self) -> None:
+        self.pending -= 1
+        if self.pending == 0 and not self.future.done():
+            self.future.set_result(None)
+
+    def fail(self, exc: BaseException) -> None:
+        if not self.future.done():
+            self.future.set_exception(exc)
+
+
+@dataclass(eq=False)
+class _Member:
+    """One subscription: a bounded queue drained in order by its own task."""
+
+    handler: Handler
+    queue: asyncio.Queue[tuple[Envelope, _Countdown]] = field(
+        default_factory=lambda: asyncio.Queue(maxsize=10_000)
+    )
+
+    async def drain(self) -> None:
+        while True:
+            envelope, ack = await self.queue.get()
+            try:
+                await self.handler(envelope)
+            except asyncio.CancelledError:
+                ack.fail(BusClosed("subscription stopped"))
+                raise
+            except Exception as exc:  # the handler could not even park the event: resend it
+                logger.exception("in-process handler failed on event %s", envelope.get("id"))
+                ack.fail(exc)
+            else:
+                ack.done()
+
+    def abandon(self) -> None:
+        while not self.queue.empty():
+            _, ack = self.queue.get_nowait()
+            ack.fail(BusClosed("subscription stopped"))
 
 
 class InProcessBus:
-    """Delivers each published event to every subscribed group's handler, in process."""
+    """Delivers each event to one member of every subscribed group, in this process."""
 
     def __init__(self) -> None:
-        self._handlers: dict[str, list[Handler]] = {}
+        self._groups: dict[str, dict[str, list[_Member]]] = {}
 
     async def __aenter__(self) -> InProcessBus:
         return self
@@ -38,12 +116,42 @@ class InProcessBus:
     async def __aexit__(self, *exc: object) -> None:
         return None
 
-    async def publish(self, *, topic: str, key: str, envelope: Envelope) -> None:
-        for handler in self._handlers.get(topic, []):
-            await handler(envelope)
+    async def send(self, *, topic: str, key: str, envelope: Envelope) -> Ack:
+        targets = [
+            members[zlib.crc32(key.encode()) % len(members)]
+            for members in self._groups.get(topic, {}).values()
+            if members
+        ]
+        ack = _Countdown(len(targets))
+        if not targets:
+            ack.future.set_result(None)
+        for member in targets:
+            await member.queue.put((envelope, ack))
+        return ack.future
 
-    def subscribe(self, *, topic: str, group: str, handler: Handler) -> None:
-        self._handlers.setdefault(topic, []).append(handler)
+    async def publish(self, *, topic: str, key: str, envelope: Envelope) -> None:
+        await (await self.send(topic=topic, key=key, envelope=envelope))
+
+    @contextlib.asynccontextmanager
+    async def subscribe(
+        self, *, topic: str, group: str | None, handler: Handler
+    ) -> AsyncIterator[None]:
+        member = _Member(handler)
+        # Each broadcast subscription is a group of its own: it sees every event.
+        name = group if group is not None else f"broadcast-{id(member)}"
+        members = self._groups.setdefault(topic, {}).setdefault(name, [])
+        members.append(member)
+        task = asyncio.create_task(member.drain(), name=f"in-process {topic}/{group}")
+        try:
+            yield
+        finally:
+            members.remove(member)
+            if not members:
+                del self._groups[topic][name]
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            member.abandon()
 
     async def ping(self) -> None:
         return None

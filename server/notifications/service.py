@@ -1,16 +1,25 @@
-"""The notification service: a user's stored notifications and their read state."""
+"""The notification service: a user's stored notifications, their read state, and the
+notifications that deadline alerts create."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db import Database, utcnow
 from server.errors import ValidationFailed
-from server.events.outbox import Topics
+from server.events.outbox import Topics, add_event
 from server.notifications.models import Notification, NotificationPublic
+from server.tasks.models import Task
 from server.users.models import User
 
 MAX_LIMIT = 200
+# Alert event type -> notification kind.
+ALERT_KINDS = {"reminder.due": "reminder", "task.due": "due", "task.overdue": "overdue"}
 
 
 def to_public(notification: Notification) -> NotificationPublic:
@@ -58,3 +67,58 @@ class NotificationService:
         async with self.db.transaction() as session:
             result = await session.execute(stmt)
         return result.rowcount
+
+    async def create_from_alert(
+        self, *, session: AsyncSession, envelope: dict[str, Any], email: bool
+    ) -> Notification | None:
+        """Store the notification a deadline alert asks for, and its `notification.created`
+        event, in `session`'s transaction. None when the alert went stale (the task was
+        completed, deleted or rescheduled since). `email`: whether email is configured."""
+        data = envelope["data"]
+        due = datetime.fromisoformat(data["due"])
+        task = await session.get(Task, data["task_id"])
+        if (
+            task is None
+            or task.user_id != int(data["user_id"])
+            or task.deleted_at is not None
+            or task.completed
+            or task.due != due
+        ):
+            return None
+        user = await session.get(User, task.user_id)
+        kind = ALERT_KINDS[envelope["type"]]
+        title, body = alert_text(kind, task.title, due, user.timezone)
+        notification = Notification(
+            user_id=user.id,
+            task_id=task.id,
+            kind=kind,
+            title=title,
+            body=body,
+            source_event_id=envelope["id"],
+            email_status="pending" if email and user.email else "none",
+        )
+        session.add(notification)
+        await session.flush()
+        add_event(
+            session,
+            topic=self.topics.notifications,
+            type="notification.created",
+            user_id=user.id,
+            subject=f"notification/{notification.id}",
+            data={
+                "user_id": user.id,
+                "notification": to_public(notification).model_dump(mode="json"),
+            },
+        )
+        return notification
+
+
+def alert_text(kind: str, task_title: str, due: datetime, timezone: str) -> tuple[str, str]:
+    """The title and body of an alert's notification, with the due time in the user's zone."""
+    local = due.astimezone(ZoneInfo(timezone)).strftime("%a %d %b %Y %H:%M")
+    when = f"{local} ({timezone})"
+    if kind == "reminder":
+        return f"Reminder: {task_title}", f"Due {when}."
+    if kind == "due":
+        return f"Due now: {task_title}", f"Due {when}."
+    return f"Overdue: {task_title}", f"Was due {when} and is not completed."

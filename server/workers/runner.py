@@ -1,16 +1,102 @@
-"""Starts and stops every background worker in order (relay, scheduler, consumers)."""
+"""Starts and stops the background workers: consumers, outbox relay, deadline scheduler.
+
+They start in that order and stop in reverse: the scheduler stops making alerts, the relay
+stops sending, then the consumers finish. Each runs as one owned asyncio task that is
+cancelled and awaited on exit; whatever a cancelled worker had not committed is done again
+after restart (pending outbox rows are resent, uncommitted Kafka offsets are re-read).
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING, Any
+
+from server.config import Settings
+from server.events.consumer import Delivery
+from server.notifications.email import EmailSender
+from server.tasks.alerts import AlertPolicy
+from server.workers.consumers import build_consumers
+from server.workers.metrics import worker_metrics
+from server.workers.relay import OutboxRelay
+from server.workers.scheduler import DeadlineScheduler, TickResult
 
 if TYPE_CHECKING:
     from server.services import Services
 
+logger = logging.getLogger(__name__)
 
-@asynccontextmanager
-async def run_workers(services: Services) -> AsyncIterator[None]:
+
+@contextlib.asynccontextmanager
+async def background(name: str, work: Coroutine[Any, Any, None]) -> AsyncIterator[asyncio.Task]:
+    """Run `work` as a task while the context is open; cancel and await it on exit."""
+    task = asyncio.create_task(work, name=name)
+    try:
+        yield task
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        logger.info("%s stopped", name)
+
+
+@contextlib.asynccontextmanager
+async def run_workers(
+    services: Services, *, email: EmailSender | None = None
+) -> AsyncIterator[None]:
     """Run the workers until the context exits; they stop in reverse start order."""
-    yield
+    metrics = worker_metrics(services.metrics)
+
+    def counted(result: TickResult) -> None:
+        metrics.alerts.inc(result.emitted)
+        metrics.tick_seconds.observe(result.seconds)
+
+    def outcome(consumer: str, result: str) -> None:
+        metrics.consumed.labels(consumer, result).inc()
+
+    async with AsyncExitStack() as stack:
+        for consumer in build_consumers(services, email=email):
+            delivery = Delivery(db=services.db, consumer=consumer, on_outcome=outcome)
+            await stack.enter_async_context(
+                services.bus.subscribe(topic=consumer.topic, group=consumer.name, handler=delivery)
+            )
+        relay = OutboxRelay(db=services.db, bus=services.bus, on_published=metrics.published.inc)
+        await stack.enter_async_context(background("outbox relay", relay.run()))
+        scheduler = DeadlineScheduler(
+            db=services.db,
+            topics=services.topics,
+            policy=AlertPolicy.from_settings(services.settings),
+            interval_seconds=services.settings.scheduler_interval_seconds,
+            on_tick=counted,
+        )
+        await stack.enter_async_context(background("deadline scheduler", scheduler.run()))
+        logger.info("workers running: consumers, outbox relay, deadline scheduler")
+        yield
+
+
+async def run_worker_process(settings: Settings) -> int:
+    """`todo-agent worker`: the workers alone, until SIGTERM or SIGINT."""
+    from server.services import build_services
+
+    services = build_services(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        async with AsyncExitStack() as stack:
+            await services.db.migrate()
+            stack.push_async_callback(services.db.dispose)
+            await stack.enter_async_context(services.bus)
+            await stack.enter_async_context(run_workers(services))
+            logger.info("todo-agent worker ready")
+            await stop.wait()
+            logger.info("todo-agent worker stopping")
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+    return 0

@@ -1,0 +1,216 @@
+"""The Kafka event bus (aiokafka): keyed by user id, acks=all, groups commit after handling.
+
+Producer: idempotent with acks=all. Brokers that refuse aiokafka's InitProducerId request
+(Tansu, the broker the tests run) get a plain acks=all producer instead, with a warning:
+aiokafka keeps one batch in flight per partition, so order per key holds either way, and a
+retried duplicate is absorbed by the idempotent consumers.
+
+Consumers: one per subscription. A group consumer commits a partition's offsets only after
+its handler has finished with every event up to them (at-least-once); a broadcast
+subscription (`group=None`) reads every partition from the latest offset and commits nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+from collections.abc import AsyncIterator
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import (
+    CommitFailedError,
+    IllegalStateError,
+    IncompatibleBrokerVersion,
+    KafkaConnectionError,
+    KafkaError,
+    UnknownError,
+    UnsupportedVersionError,
+)
+
+from server.config import Settings
+from server.errors import Unavailable
+from server.events.bus import Ack, Envelope, Handler
+from server.events.outbox import Topics
+
+logger = logging.getLogger(__name__)
+
+GROUP_PREFIX = "todo-agent."
+RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0)
+
+
+def encode(envelope: Envelope) -> bytes:
+    return json.dumps(envelope, separators=(",", ":")).encode()
+
+
+class KafkaBus:
+    """Publishes to and consumes from Kafka topics; see the module docstring."""
+
+    def __init__(self, *, settings: Settings, topics: Topics) -> None:
+        if not settings.kafka_bootstrap_servers:
+            raise ValueError("KafkaBus needs KAFKA_BOOTSTRAP_SERVERS")
+        self.servers = settings.kafka_bootstrap_servers
+        self.topics = topics
+        self.session_timeout_ms = settings.kafka_session_timeout_ms
+        self.idempotent = True
+        self._producer: AIOKafkaProducer | None = None
+
+    async def __aenter__(self) -> KafkaBus:
+        try:
+            self._producer = await self._start_producer(idempotent=True)
+        except (UnknownError, UnsupportedVersionError, IncompatibleBrokerVersion) as exc:
+            logger.warning(
+                "Kafka at %s refused an idempotent producer (%r): using acks=all without "
+                "idempotence; consumers drop the duplicates a retry may cause",
+                self.servers,
+                exc,
+            )
+            self.idempotent = False
+            self._producer = await self._start_producer(idempotent=False)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
+
+    async def _start_producer(self, *, idempotent: bool) -> AIOKafkaProducer:
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self.servers,
+            client_id="todo-agent",
+            acks="all",
+            enable_idempotence=idempotent,
+            linger_ms=2,
+            max_batch_size=256 * 1024,
+            request_timeout_ms=30_000,
+        )
+        try:
+            await producer.start()
+        except BaseException as exc:
+            await producer.stop()
+            if isinstance(exc, KafkaConnectionError):
+                raise Unavailable(f"Kafka at {self.servers} is unreachable: {exc}") from None
+            raise
+        return producer
+
+    @property
+    def producer(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            raise RuntimeError("KafkaBus used outside its `async with`")
+        return self._producer
+
+    async def send(self, *, topic: str, key: str, envelope: Envelope) -> Ack:
+        return await self.producer.send(topic, value=encode(envelope), key=key.encode())
+
+    async def publish(self, *, topic: str, key: str, envelope: Envelope) -> None:
+        await (await self.send(topic=topic, key=key, envelope=envelope))
+
+    @contextlib.asynccontextmanager
+    async def subscribe(
+        self, *, topic: str, group: str | None, handler: Handler
+    ) -> AsyncIterator[None]:
+        task = asyncio.create_task(
+            self._consume(topic, group, handler), name=f"kafka {topic}/{group or 'broadcast'}"
+        )
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def ping(self) -> None:
+        await self.producer.client.fetch_all_metadata()
+
+    # -- consuming ------------------------------------------------------------
+
+    def _consumer(self, topic: str, group: str | None) -> AIOKafkaConsumer:
+        options: dict = {}
+        if group is not None:
+            options = {
+                "group_id": GROUP_PREFIX + group,
+                "auto_offset_reset": "earliest",
+                "session_timeout_ms": self.session_timeout_ms,
+                "heartbeat_interval_ms": max(100, self.session_timeout_ms // 5),
+            }
+        else:
+            options = {"group_id": None, "auto_offset_reset": "latest"}
+        return AIOKafkaConsumer(
+            topic,
+            bootstrap_servers=self.servers,
+            client_id="todo-agent",
+            enable_auto_commit=False,
+            max_poll_records=500,
+            fetch_max_wait_ms=200,
+            **options,
+        )
+
+    async def _consume(self, topic: str, group: str | None, handler: Handler) -> None:
+        consumer = self._consumer(topic, group)
+        await self._start_consumer(consumer, topic, group)
+        try:
+            failures = 0
+            while True:
+                batches = list((await consumer.getmany(timeout_ms=1000)).items())
+                for index, (partition, records) in enumerate(batches):
+                    handled = await self._handle(consumer, partition, records, handler)
+                    if handled is None:
+                        # Read the failed record and everything not yet handled again.
+                        for later, unread in batches[index + 1 :]:
+                            consumer.seek(later, unread[0].offset)
+                        failures += 1
+                        await asyncio.sleep(RETRY_SECONDS[min(failures, len(RETRY_SECONDS)) - 1])
+                        break
+                    failures = 0
+                    if group is not None:
+                        await self._commit(consumer, partition, handled)
+        finally:
+            with contextlib.suppress(KafkaError, asyncio.TimeoutError):
+                await asyncio.wait_for(consumer.stop(), timeout=5)
+
+    async def _start_consumer(
+        self, consumer: AIOKafkaConsumer, topic: str, group: str | None
+    ) -> None:
+        for attempt in itertools.count():
+            try:
+                await consumer.start()
+                return
+            except KafkaConnectionError as exc:
+                delay = RETRY_SECONDS[min(attempt, len(RETRY_SECONDS) - 1)]
+                logger.warning("consumer %s/%s cannot reach Kafka (%r)", topic, group, exc)
+                await asyncio.sleep(delay)
+
+    @staticmethod
+    async def _handle(
+        consumer: AIOKafkaConsumer,
+        partition: TopicPartition,
+        records: list[ConsumerRecord],
+        handler: Handler,
+    ) -> int | None:
+        """Handle records in order; the offset to commit, or None after a failure."""
+        next_offset = 0
+        for record in records:
+            try:
+                envelope = json.loads(record.value)
+            except (TypeError, ValueError):
+                logger.error("skipping a non-JSON record at %s@%d", partition, record.offset)
+                next_offset = record.offset + 1
+                continue
+            try:
+                await handler(envelope)
+            except Exception:  # the handler could not even park it: read it again later
+                logger.exception("handler failed on event %s; retrying", envelope.get("id"))
+                consumer.seek(partition, record.offset)
+                return None
+            next_offset = record.offset + 1
+        return next_offset
+
+    @staticmethod
+    async def _commit(consumer: AIOKafkaConsumer, partition: TopicPartition, offset: int) -> None:
+        try:
+            await consumer.commit({partition: offset})
+        except (CommitFailedError, IllegalStateError, KafkaError) as exc:
+            # Rebalanced away: the new owner reads from the last commit; consumers dedupe.
+            logger.warning("commit of %s@%d failed: %r", partition, offset, exc)

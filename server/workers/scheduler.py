@@ -1,0 +1,171 @@
+"""The deadline scheduler: emits reminder, due and overdue alerts as their times pass.
+
+Each task keeps the time of its next alert (`next_alert_at`, indexed), so a tick reads only
+the tasks that are due: its cost follows the number due, not the number stored. For each
+it fires the latest stage that has passed (after downtime the earlier ones are skipped),
+records it in `task_alerts` (unique per task, stage and due time, so it fires once however
+many schedulers run) and writes the alert event to the outbox, all in one transaction with
+advancing the task's `last_alert` and `next_alert_at`. On PostgreSQL concurrent schedulers
+claim disjoint tasks with FOR UPDATE SKIP LOCKED; on SQLite writers take turns anyway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.db import Database, utcnow
+from server.events.outbox import Topics, add_event
+from server.tasks.alerts import AlertPolicy
+from server.tasks.models import AlertKind, Task, TaskAlert
+
+logger = logging.getLogger(__name__)
+
+EVENT_TYPES = {
+    AlertKind.reminder: "reminder.due",
+    AlertKind.due: "task.due",
+    AlertKind.overdue: "task.overdue",
+}
+
+
+@dataclass(slots=True)
+class TickResult:
+    found: int = 0
+    emitted: int = 0
+    skipped: int = 0
+    seconds: float = 0.0
+
+
+class DeadlineScheduler:
+    """Runs `tick` every `interval_seconds`; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        topics: Topics,
+        policy: AlertPolicy,
+        interval_seconds: float,
+        batch_size: int = 500,
+        on_tick: Callable[[TickResult], None] | None = None,
+    ) -> None:
+        self.db = db
+        self.topics = topics
+        self.policy = policy
+        self.interval_seconds = interval_seconds
+        self.batch_size = batch_size
+        self.on_tick = on_tick
+
+    async def run(self) -> None:
+        while True:
+            started = time.monotonic()
+            try:
+                await self.tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # database unavailable: the next tick tries again
+                logger.exception("scheduler tick failed")
+            elapsed = time.monotonic() - started
+            await asyncio.sleep(max(0.0, self.interval_seconds - elapsed))
+
+    async def tick(self, now: datetime | None = None) -> TickResult:
+        """Fire every alert due at `now` (default: the current time)."""
+        now = now or utcnow()
+        started = time.perf_counter()
+        result = TickResult()
+        while True:
+            found = await self._tick_batch(now, result)
+            if found < self.batch_size:
+                break
+        result.seconds = time.perf_counter() - started
+        level = logging.INFO if result.found else logging.DEBUG
+        logger.log(
+            level,
+            "scheduler tick: found %d due, emitted %d, skipped %d in %.1f ms",
+            result.found,
+            result.emitted,
+            result.skipped,
+            result.seconds * 1000,
+        )
+        if self.on_tick is not None:
+            self.on_tick(result)
+        return result
+
+    def due_query(self, now: datetime) -> Select[tuple[Task]]:
+        """The next batch of tasks whose alert time has passed, read from ix_tasks_next_alert."""
+        stmt = (
+            select(Task)
+            .where(Task.next_alert_at <= now)
+            .order_by(Task.next_alert_at)
+            .limit(self.batch_size)
+        )
+        if not self.db.is_sqlite:
+            stmt = stmt.with_for_update(skip_locked=True)
+        return stmt
+
+    async def _tick_batch(self, now: datetime, result: TickResult) -> int:
+        async with self.db.transaction() as session:
+            tasks = list(await session.scalars(self.due_query(now)))
+            stages = {task.id: self.policy.latest_due_stage(task, now) for task in tasks}
+            fired = await self._record_alerts(session, tasks, stages, now)
+            for task in tasks:
+                kind = stages[task.id]
+                if kind is not None and (task.id, kind) in fired:
+                    self._emit(session, task, kind)
+                    result.emitted += 1
+                else:  # already fired by another scheduler, or the alert time was stale
+                    result.skipped += 1
+                if kind is not None:
+                    task.last_alert = kind.value
+                task.next_alert_at = self.policy.next_alert_at(task)
+        result.found += len(tasks)
+        return len(tasks)
+
+    async def _record_alerts(
+        self,
+        session: AsyncSession,
+        tasks: list[Task],
+        stages: dict[int, AlertKind | None],
+        now: datetime,
+    ) -> set[tuple[int, AlertKind]]:
+        """Insert the alert keys; returns those that were new (not fired before)."""
+        rows = [
+            {"task_id": task.id, "kind": stages[task.id].value, "due": task.due, "fired_at": now}
+            for task in tasks
+            if stages[task.id] is not None
+        ]
+        if not rows:
+            return set()
+        dialect = sqlite if self.db.is_sqlite else postgresql
+        stmt = (
+            dialect.insert(TaskAlert)
+            .values(rows)
+            .on_conflict_do_nothing()
+            .returning(TaskAlert.task_id, TaskAlert.kind)
+        )
+        return {(task_id, AlertKind(kind)) for task_id, kind in await session.execute(stmt)}
+
+    def _emit(self, session: AsyncSession, task: Task, kind: AlertKind) -> None:
+        fire_at = dict(self.policy.stages(task))[kind]
+        add_event(
+            session,
+            topic=self.topics.reminders,
+            type=EVENT_TYPES[kind],
+            user_id=task.user_id,
+            subject=f"task/{task.id}",
+            data={
+                "user_id": task.user_id,
+                "task_id": task.id,
+                "title": task.title,
+                "due": task.due.isoformat(),
+                "fire_at": fire_at.isoformat(),
+            },
+        )

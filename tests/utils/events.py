@@ -1,0 +1,56 @@
+"""Helpers for event and worker tests: polling with a deadline, counting rows."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import func, select
+
+from server.db import utcnow
+from server.events.models import OutboxEvent
+from server.services import Services
+from server.tasks.models import TaskCreate, TaskPublic
+from server.users.models import User
+
+T = TypeVar("T")
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T]], *, within: float = 15.0, interval: float = 0.05
+) -> T:
+    """Poll `probe` until it returns something truthy; fail after `within` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        value = await probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {within}s (last: {value!r})")
+        await asyncio.sleep(interval)
+
+
+async def count(services: Services, model: Any, *where: Any) -> int:
+    async with services.db.session() as session:
+        return await session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+async def rows(services: Services, model: Any, *where: Any) -> list[Any]:
+    async with services.db.session() as session:
+        return list(await session.scalars(select(model).where(*where).order_by(model.id)))
+
+
+async def outbox_drained(services: Services) -> bool:
+    return await count(services, OutboxEvent, OutboxEvent.published_at.is_(None)) == 0
+
+
+async def task_due_in(
+    services: Services, user: User, minutes: float, *, title: str = "Pay rent", **fields: Any
+) -> TaskPublic:
+    due = (utcnow() + timedelta(minutes=minutes)).isoformat()
+    return await services.tasks.create_task(
+        user=user, data=TaskCreate(title=title, due=due, **fields)
+    )
