@@ -11,6 +11,7 @@ from pathlib import Path
 from sqlalchemy import DateTime, event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -91,6 +92,12 @@ class Database:
         """A session for reads; nothing is committed."""
         async with self.sessions() as session:
             yield session
+
+    @asynccontextmanager
+    async def connect(self) -> AsyncIterator[AsyncConnection]:
+        """A Core connection for hot read paths that need no ORM objects."""
+        async with self.engine.connect() as conn:
+            yield conn
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

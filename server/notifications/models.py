@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from pydantic import BaseModel
 from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
@@ -29,7 +30,7 @@ class Notification(SQLModel, table=True):
     email_error: str | None = Field(default=None, max_length=1000)
 
 
-class NotificationPublic(SQLModel):
+class NotificationPublic(BaseModel):
     id: int
     task_id: int | None
     kind: str
@@ -40,9 +41,9 @@ class NotificationPublic(SQLModel):
     email_status: str
 
 
-class NotificationList(SQLModel):
+class NotificationList(BaseModel):
     notifications: list[NotificationPublic]
 
 
-class Marked(SQLModel):
+class Marked(BaseModel):
     marked: int

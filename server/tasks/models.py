@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 
-from pydantic import ConfigDict
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -16,6 +16,8 @@ DESCRIPTION_MAX = 10_000
 TAGS_MAX = 20
 TAG_MAX = 50
 REMIND_MAX_MINUTES = 60 * 24 * 365
+# Tasks without a due date sort after every dated one.
+NO_DUE = datetime(9999, 12, 31, tzinfo=UTC)
 
 
 class Priority(StrEnum):
@@ -58,9 +60,19 @@ class TaskUpdate(TaskInput):
 class Task(SQLModel, table=True):
     __tablename__ = "tasks"
     __table_args__ = (
-        Index("ix_tasks_user_status_due", "user_id", "deleted_at", "completed", "due"),
+        # Listings filter on (user, not deleted, completed) and read in sort order from these.
+        Index("ix_tasks_list_due", "user_id", "deleted_at", "completed", "due_sort", "id"),
+        Index(
+            "ix_tasks_list_priority",
+            "user_id",
+            "deleted_at",
+            "completed",
+            "priority_rank",
+            "due_sort",
+            "id",
+        ),
+        Index("ix_tasks_list_created", "user_id", "deleted_at", "completed", "created_at", "id"),
         Index("ix_tasks_user_updated", "user_id", "updated_at"),
-        Index("ix_tasks_user_created", "user_id", "created_at"),
         Index("ix_tasks_next_alert", "next_alert_at"),
         UniqueConstraint("user_id", "idempotency_key", name="uq_tasks_user_idempotency"),
     )
@@ -78,6 +90,8 @@ class Task(SQLModel, table=True):
     # "|tag1|tag2|" lower-cased, so a tag filter is one LIKE on the user's rows.
     tags_key: str = Field(default="|", max_length=1100)
     due: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # `due`, or NO_DUE when there is none: a non-null sort key every engine orders the same way.
+    due_sort: datetime = Field(default=NO_DUE, sa_type=UTCDateTime)
     remind_before_minutes: int | None = None
     recurrence: str | None = Field(default=None, max_length=500)
     series_id: str | None = Field(default=None, max_length=36, index=True)
@@ -91,8 +105,12 @@ class Task(SQLModel, table=True):
     deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
-class TaskPublic(SQLModel):
+# What leaves the service is plain pydantic: it is built for every listed task, and SQLModel's
+# validation wrapper costs twice as much as pydantic's own.
+class TaskPublic(BaseModel):
     """A task as it leaves the service (tools, REST, events)."""
+
+    model_config = ConfigDict(from_attributes=True)
 
     id: int
     title: str
@@ -110,14 +128,14 @@ class TaskPublic(SQLModel):
     deleted_at: datetime | None
 
 
-class TaskPage(SQLModel):
+class TaskPage(BaseModel):
     """One page of a task listing; pass `next_cursor` back to get the next page."""
 
     tasks: list[TaskPublic]
     next_cursor: str | None
 
 
-class CompletionPublic(SQLModel):
+class CompletionPublic(BaseModel):
     """A completed task and, for a recurring one, its next occurrence."""
 
     task: TaskPublic

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jwt
@@ -15,6 +16,10 @@ from server.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from server.users.models import ApiToken, User
 
 TOKEN_PREFIX_LEN = 12
+# Verified tokens are remembered this long, so a busy client costs one lookup per interval;
+# a revocation therefore reaches other processes within this many seconds.
+TOKEN_CACHE_SECONDS = 5.0
+TOKEN_CACHE_SIZE = 10_000
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -47,6 +52,7 @@ class UserService:
     def __init__(self, *, db: Database, jwt_secret: str | None = None) -> None:
         self.db = db
         self.jwt_secret = jwt_secret
+        self._verified: dict[str, tuple[float, User]] = {}
 
     async def create_user(
         self, *, name: str, email: str | None = None, timezone: str = "UTC"
@@ -109,23 +115,35 @@ class UserService:
             )
         if result.rowcount == 0:
             raise NotFound(f"no live token starts with {prefix!r}")
+        self._verified.clear()
         return result.rowcount
 
     async def authenticate(self, token: str) -> User:
         """The user a bearer token (API token or, when configured, HS256 JWT) acts as."""
         if token.startswith("tda_"):
-            async with self.db.session() as session:
-                user = await session.scalar(
-                    select(User)
-                    .join(ApiToken, ApiToken.user_id == User.id)
-                    .where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None))
-                )
-            if user is None:
-                raise Unauthorized("invalid or revoked token")
-            return user
+            return await self._authenticate_api_token(token)
         if self.jwt_secret and token.count(".") == 2:
             return await self._authenticate_jwt(token)
         raise Unauthorized("invalid token")
+
+    async def _authenticate_api_token(self, token: str) -> User:
+        digest = hash_token(token)
+        cached = self._verified.get(digest)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        async with self.db.session() as session:
+            user = await session.scalar(
+                select(User)
+                .join(ApiToken, ApiToken.user_id == User.id)
+                .where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None))
+            )
+        if user is None:
+            self._verified.pop(digest, None)
+            raise Unauthorized("invalid or revoked token")
+        if len(self._verified) >= TOKEN_CACHE_SIZE:
+            self._verified.pop(next(iter(self._verified)))
+        self._verified[digest] = (time.monotonic() + TOKEN_CACHE_SECONDS, user)
+        return user
 
     async def _authenticate_jwt(self, token: str) -> User:
         try:

@@ -128,6 +128,7 @@ def upgrade() -> None:
         sa.Column("tags", sa.JSON(), nullable=False),
         sa.Column("tags_key", sa.String(length=1100), nullable=False),
         sa.Column("due", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("due_sort", sa.DateTime(timezone=True), nullable=False),
         sa.Column("remind_before_minutes", sa.Integer(), nullable=True),
         sa.Column("recurrence", sa.String(length=500), nullable=True),
         sa.Column("series_id", sa.String(length=36), nullable=True),
@@ -148,11 +149,22 @@ def upgrade() -> None:
     )
     op.create_index("ix_tasks_next_alert", "tasks", ["next_alert_at"], unique=False)
     op.create_index(op.f("ix_tasks_series_id"), "tasks", ["series_id"], unique=False)
-    op.create_index("ix_tasks_user_created", "tasks", ["user_id", "created_at"], unique=False)
     op.create_index(
-        "ix_tasks_user_status_due",
+        "ix_tasks_list_due",
         "tasks",
-        ["user_id", "deleted_at", "completed", "due"],
+        ["user_id", "deleted_at", "completed", "due_sort", "id"],
+        unique=False,
+    )
+    op.create_index(
+        "ix_tasks_list_priority",
+        "tasks",
+        ["user_id", "deleted_at", "completed", "priority_rank", "due_sort", "id"],
+        unique=False,
+    )
+    op.create_index(
+        "ix_tasks_list_created",
+        "tasks",
+        ["user_id", "deleted_at", "completed", "created_at", "id"],
         unique=False,
     )
     op.create_index("ix_tasks_user_updated", "tasks", ["user_id", "updated_at"], unique=False)

@@ -1,0 +1,220 @@
+"""MCP tool calls over streamable HTTP: our `list_tasks` (10k stored tasks) against the SDK's
+own minimal server with a trivial echo tool, measured in the same run with the same load.
+
+    .venv/bin/python bench/mcp_calls.py [--clients 20] [--seconds 10] [--tasks 10000]
+
+Each server runs in its own process; the load generator checks each with the SDK client, then
+sends the same tools/call request over N concurrent connections in a loop. Prints calls/s,
+p50 and p99, and the ratio ours / echo.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx2
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.utils.servers import free_port  # noqa: E402
+
+ECHO_SERVER = """
+import sys
+from mcp.server import MCPServer
+mcp = MCPServer("echo")
+
+@mcp.tool()
+async def echo(text: str) -> str:
+    return text
+
+mcp.settings.log_level = "WARNING"
+mcp.run("streamable-http", port=int(sys.argv[1]))
+"""
+
+
+async def seed(database_url: str, count: int) -> str:
+    """Create user `bench` with `count` tasks; returns an API token."""
+    from sqlalchemy import insert
+
+    from server.config import Settings
+    from server.services import build_services
+    from server.tasks.models import Task
+
+    services = build_services(Settings(_env_file=None, database_url=database_url))
+    await services.db.migrate()
+    user = await services.users.create_user(name="bench")
+    token = await services.users.create_token(name="bench")
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "user_id": user.id,
+            "title": f"Task {i}",
+            "description": "Something to do" if i % 3 else None,
+            "completed": i % 4 == 0,
+            "priority": ("high", "medium", "low", None)[i % 4],
+            "priority_rank": i % 4 + 1,
+            "tags": ["work"] if i % 2 else ["home"],
+            "tags_key": "|work|" if i % 2 else "|home|",
+            "due": now + timedelta(hours=i),
+            "due_sort": now + timedelta(hours=i),
+            "created_at": now,
+            "updated_at": now,
+        }
+        for i in range(count)
+    ]
+    async with services.db.transaction() as session:
+        for start in range(0, count, 2000):
+            await session.execute(insert(Task), rows[start : start + 2000])
+    await services.db.dispose()
+    return token
+
+
+async def wait_ready(url: str) -> None:
+    deadline = time.monotonic() + 30
+    async with httpx2.AsyncClient() as http:
+        while time.monotonic() < deadline:
+            try:
+                await http.get(url, timeout=1)
+                return
+            except httpx2.HTTPError:
+                await asyncio.sleep(0.1)
+    raise RuntimeError(f"server at {url} did not start")
+
+
+def wire_request(tool: str, args: dict) -> tuple[dict[str, str], bytes]:
+    """The HTTP request the SDK's Client sends for one tools/call (protocol 2026-07-28)."""
+    headers = {
+        "accept": "application/json, text/event-stream",
+        "content-type": "application/json",
+        "mcp-protocol-version": "2026-07-28",
+        "mcp-method": "tools/call",
+        "mcp-name": tool,
+    }
+    meta = {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientInfo": {"name": "bench", "version": "0.1.0"},
+        "io.modelcontextprotocol/clientCapabilities": {},
+    }
+    body = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": tool, "arguments": args, "_meta": meta},
+    }
+    return headers, json.dumps(body).encode()
+
+
+async def check_with_sdk_client(url: str, headers: dict[str, str], tool: str, args: dict) -> None:
+    """One call through the real SDK client, so the load below is a real MCP exchange."""
+    async with httpx2.AsyncClient(headers=headers, timeout=30) as http:
+        async with Client(streamable_http_client(url, http_client=http)) as client:
+            result = await client.call_tool(tool, args)
+            assert not result.is_error and result.structured_content, result.content
+
+
+async def load(
+    url: str, auth: dict[str, str], tool: str, args: dict, clients: int, seconds: float
+) -> list[float]:
+    """`clients` connections each sending the SDK client's tools/call request in a loop.
+
+    The load generator speaks the wire format directly: the SDK client's own validation of
+    each result would otherwise use more CPU than the servers under test, on a 2-core machine.
+    """
+    await check_with_sdk_client(url, auth, tool, args)
+    headers, body = wire_request(tool, args)
+    headers |= auth
+    latencies: list[float] = []
+    stop_at = time.perf_counter() + seconds
+
+    async def one_client() -> None:
+        async with httpx2.AsyncClient(timeout=30) as http:
+            while time.perf_counter() < stop_at:
+                began = time.perf_counter()
+                response = await http.post(url, content=body, headers=headers)
+                latencies.append(time.perf_counter() - began)
+                reply = response.json()
+                assert response.status_code == 200 and not reply["result"]["isError"], reply
+
+    await asyncio.gather(*(one_client() for _ in range(clients)))
+    return latencies
+
+
+def report(name: str, latencies: list[float], seconds: float) -> float:
+    rate = len(latencies) / seconds
+    q = statistics.quantiles(latencies, n=100)
+    p50, p99 = q[49] * 1000, q[98] * 1000
+    print(f"{name:<28} {rate:8.0f} calls/s   p50 {p50:6.1f} ms   p99 {p99:6.1f} ms")
+    return rate
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--tasks", type=int, default=10_000)
+    args = parser.parse_args()
+
+    tmp = tempfile.mkdtemp()
+    database_url = f"sqlite+aiosqlite:///{tmp}/bench.db"
+    print(f"seeding {args.tasks} tasks ...", flush=True)
+    token = await seed(database_url, args.tasks)
+
+    env = {**os.environ, "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING"}
+    ours_port, echo_port = free_port(), free_port()
+    bin_dir = Path(sys.executable).parent
+    ours = await asyncio.create_subprocess_exec(
+        str(bin_dir / "todo-agent"),
+        "serve",
+        "--no-workers",
+        "--port",
+        str(ours_port),
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+    echo = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", ECHO_SERVER, str(echo_port), env=env, stderr=subprocess.DEVNULL
+    )
+    try:
+        await wait_ready(f"http://127.0.0.1:{ours_port}/health/live")
+        await wait_ready(f"http://127.0.0.1:{echo_port}/mcp")
+        print(f"{args.clients} concurrent clients, {args.seconds:.0f} s each", flush=True)
+        echo_lat = await load(
+            f"http://127.0.0.1:{echo_port}/mcp",
+            {},
+            "echo",
+            {"text": "hello"},
+            args.clients,
+            args.seconds,
+        )
+        ours_lat = await load(
+            f"http://127.0.0.1:{ours_port}/mcp",
+            {"Authorization": f"Bearer {token}"},
+            "list_tasks",
+            {"limit": 20},
+            args.clients,
+            args.seconds,
+        )
+        echo_rate = report("SDK echo (baseline)", echo_lat, args.seconds)
+        ours_rate = report("todo-agent list_tasks", ours_lat, args.seconds)
+        print(f"ratio ours/echo: {ours_rate / echo_rate:.2f}x (goal >= 1.0x)")
+    finally:
+        for process in (ours, echo):
+            process.terminate()
+            await process.wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
