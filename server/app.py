@@ -15,12 +15,15 @@ from server import health
 from server.config import Settings
 from server.conversations import views as conversation_views
 from server.conversations.chat import embedded_tools, open_chat
+from server.events import views as event_views
+from server.events.live import live_feed
 from server.http_errors import install_error_handlers
 from server.notifications import views as notification_views
 from server.observability import ObservabilityMiddleware
 from server.services import Services, build_services
 from server.tasks import views as task_views
 from server.users import views as user_views
+from server.web import views as web_views
 from server.workers.runner import run_workers
 
 logger = logging.getLogger(__name__)
@@ -48,6 +51,7 @@ def create_app(
             await services.db.migrate()
             stack.push_async_callback(services.db.dispose)
             await stack.enter_async_context(services.bus)
+            await stack.enter_async_context(live_feed(services))
             await stack.enter_async_context(mcp.session_manager.run())
             app.state.chat = await stack.enter_async_context(
                 open_chat(settings, services.conversations, embedded_tools(mcp))
@@ -62,7 +66,15 @@ def create_app(
     app.state.services = services
     app.state.mcp = mcp
     install_error_handlers(app)
-    for module in (health, user_views, task_views, notification_views, conversation_views):
+    for module in (
+        health,
+        user_views,
+        task_views,
+        notification_views,
+        conversation_views,
+        event_views,
+        web_views,
+    ):
         app.include_router(module.router)
     # The MCP sub-app routes its own path, so `/mcp` is served as is (no redirect to `/mcp/`).
     app.router.routes.append(Route("/mcp", endpoint=mcp_app))
