@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 
+from server.config import Settings
 from server.db import utcnow
 from server.events.models import OutboxEvent
-from server.services import Services
+from server.services import Services, build_services
 from server.tasks.models import TaskCreate, TaskPublic
 from server.users.models import User
+from server.workers.runner import run_workers
 
 T = TypeVar("T")
 
@@ -50,7 +53,19 @@ async def outbox_drained(services: Services) -> bool:
 async def task_due_in(
     services: Services, user: User, minutes: float, *, title: str = "Pay rent", **fields: Any
 ) -> TaskPublic:
-    due = (utcnow() + timedelta(minutes=minutes)).isoformat()
+    due = (utcnow() + timedelta(minutes=minutes)).replace(microsecond=0).isoformat()
     return await services.tasks.create_task(
         user=user, data=TaskCreate(title=title, due=due, **fields)
     )
+
+
+@asynccontextmanager
+async def started(settings: Settings, **workers: Any) -> AsyncIterator[Services]:
+    """Services on `settings` with their bus open and the workers running (a `worker`)."""
+    services = build_services(settings)
+    await services.db.migrate()
+    try:
+        async with services.bus, run_workers(services, **workers):
+            yield services
+    finally:
+        await services.db.dispose()
