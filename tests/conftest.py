@@ -17,7 +17,9 @@ from server.config import Settings
 from server.services import Services, build_services
 from server.users.models import User
 from tests.utils.fake_llm import FakeLLM
+from tests.utils.kafka import Tansu
 from tests.utils.servers import Postgres
+from tests.utils.smtp import SmtpServer
 
 # Settings come only from what a test passes: never from the machine's environment or .env.
 for _name in list(os.environ):
@@ -45,6 +47,24 @@ def postgres(tmp_path_factory) -> Postgres:
     pg = Postgres(str(tmp_path_factory.mktemp("pg")))
     yield pg
     pg.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka() -> Tansu:
+    """A Kafka-compatible broker (Tansu) for the session; `kafka.settings()` per test."""
+    broker = Tansu()
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture
+def smtp() -> SmtpServer:
+    """An SMTP server (aiosmtpd) keeping what it receives in `smtp.inbox`."""
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
