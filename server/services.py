@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from server.config import Settings
 from server.conversations.service import ConversationService
 from server.db import Database
 from server.events.bus import EventBus, InProcessBus
+from server.events.live import LiveHub
 from server.events.outbox import Topics
 from server.notifications.service import NotificationService
 from server.observability import Metrics
@@ -28,6 +29,7 @@ class Services:
     tasks: TaskService
     notifications: NotificationService
     conversations: ConversationService
+    live: LiveHub = field(default_factory=LiveHub)
 
 
 def build_bus(settings: Settings, topics: Topics) -> EventBus:

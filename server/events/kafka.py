@@ -149,8 +149,8 @@ class KafkaBus:
 
     async def _consume(self, topic: str, group: str | None, handler: Handler) -> None:
         consumer = self._consumer(topic, group)
-        await self._start_consumer(consumer, topic, group)
         try:
+            await self._start_consumer(consumer, topic, group)
             failures = 0
             while True:
                 batches = list((await consumer.getmany(timeout_ms=1000)).items())

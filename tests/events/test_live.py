@@ -1,0 +1,96 @@
+"""GET /api/events: a user's task changes and new notifications, pushed live over SSE."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import timedelta
+
+import httpx
+
+from server.app import create_app
+from server.db import utcnow
+from server.services import build_services
+from server.tasks.models import TaskCreate
+from tests.conftest import make_account, make_settings
+from tests.utils.servers import serve_app
+from tests.utils.sse import live_events
+
+
+@contextlib.asynccontextmanager
+async def running_app(settings, *, workers: bool = True):
+    services = build_services(settings)
+    await services.db.migrate()
+    app = create_app(settings, workers=workers, services=services)
+    async with serve_app(app) as base_url:
+        yield services, base_url
+
+
+async def test_task_changes_and_due_notifications_are_pushed_live(settings):
+    async with running_app(settings) as (services, base_url):
+        alice = await make_account(services, "alice")
+        async with live_events(base_url, alice.token) as stream, httpx.AsyncClient() as http:
+            due = (utcnow() - timedelta(minutes=5)).isoformat()
+            created = await http.post(
+                f"{base_url}/api/tasks",
+                json={"title": "Call mum", "due": due},
+                headers=alice.headers,
+            )
+            assert created.status_code == 201
+
+            task_event = await stream.next("task")
+            notification_event = await stream.next("notification")
+
+    assert task_event["type"] == "task.created"
+    assert task_event["task"]["id"] == created.json()["id"]
+    assert task_event["task"]["title"] == "Call mum"
+    notification = notification_event["notification"]
+    assert (notification["kind"], notification["task_id"]) == ("due", created.json()["id"])
+    assert notification["title"] == "Due now: Call mum"
+    assert notification["read"] is False
+
+
+async def test_other_users_events_are_not_pushed(sqlite_url):
+    settings = make_settings(database_url=sqlite_url, scheduler_interval_seconds=0.2)
+    async with running_app(settings) as (services, base_url):
+        alice = await make_account(services, "alice")
+        bob = await make_account(services, "bob")
+        async with (
+            live_events(base_url, alice.token) as alices,
+            live_events(base_url, bob.token) as bobs,
+        ):
+            await services.tasks.create_task(user=alice.user, data=TaskCreate(title="Alice's"))
+            await services.tasks.create_task(user=bob.user, data=TaskCreate(title="Bob's"))
+
+            assert (await alices.next("task"))["task"]["title"] == "Alice's"
+            assert (await bobs.next("task"))["task"]["title"] == "Bob's"
+            assert alices.events.empty()
+
+
+async def test_the_stream_needs_a_token(sqlite_url):
+    settings = make_settings(database_url=sqlite_url)
+    async with running_app(settings, workers=False) as (_, base_url):
+        async with httpx.AsyncClient(base_url=base_url) as http:
+            missing = await http.get("/api/events")
+            wrong = await http.get("/api/events", params={"access_token": "nope"})
+
+    assert missing.status_code == wrong.status_code == 401
+    assert missing.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_every_replica_pushes_events_made_on_another(postgres, kafka):
+    """Two servers on one database and one broker: a change made through one reaches a
+    stream opened on the other (each process reads the topics as a broadcast)."""
+    settings = make_settings(database_url=postgres.new_database_url(), **kafka.settings())
+    async with (
+        running_app(settings, workers=True) as (services, first),
+        running_app(settings, workers=False) as (_, second),
+    ):
+        alice = await make_account(services, "alice")
+        async with live_events(second, alice.token) as stream, httpx.AsyncClient() as http:
+            created = await http.post(
+                f"{first}/api/tasks", json={"title": "Water plants"}, headers=alice.headers
+            )
+
+            event = await stream.next("task", within=30)
+
+    assert event == {"type": "task.created", "task": created.json()}
