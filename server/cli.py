@@ -11,6 +11,8 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable
 
+from sqlalchemy.exc import DBAPIError
+
 from server.config import ConfigError, Settings, load_settings
 from server.errors import TodoError
 from server.observability import configure_logging
@@ -189,6 +191,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2 if exc.status in (400, 404, 409, 422) else 1
     except OSError as exc:
         print(f"todo-agent: {exc}", file=sys.stderr)
+        return 1
+    except DBAPIError as exc:  # e.g. an SQLite path in a missing directory
+        print(f"todo-agent: database unavailable: {exc.orig}", file=sys.stderr)
         return 1
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 
 class Settings(BaseSettings):
@@ -53,6 +55,10 @@ class Settings(BaseSettings):
                 "must be an async SQLAlchemy URL starting with "
                 "'sqlite+aiosqlite://' or 'postgresql+asyncpg://'"
             )
+        try:
+            make_url(value)
+        except (ArgumentError, ValueError) as exc:
+            raise ValueError(f"is not a valid URL ({exc})") from None
         return value
 
     @field_validator("log_level")

@@ -22,6 +22,8 @@ from sqlalchemy.types import TypeDecorator
 logger = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# Row ids are INTEGER columns (32-bit on PostgreSQL): a larger id names no row.
+MAX_ID = 2**31 - 1
 
 
 def utcnow() -> datetime:

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.db import Database, utcnow
+from server.db import MAX_ID, Database, utcnow
 from server.errors import ValidationFailed
 from server.events.outbox import Topics, add_event
 from server.notifications.models import Notification, NotificationPublic
@@ -63,7 +63,9 @@ class NotificationService:
         if notification_ids is not None:
             if len(notification_ids) > 1000:
                 raise ValidationFailed("notification_ids", "at most 1000 ids at once")
-            stmt = stmt.where(Notification.id.in_(notification_ids))
+            # Ids beyond the column's range name no row (and the database would reject them).
+            ids = [i for i in notification_ids if 1 <= i <= MAX_ID]
+            stmt = stmt.where(Notification.id.in_(ids))
         async with self.db.transaction() as session:
             result = await session.execute(stmt)
         return result.rowcount

@@ -10,32 +10,43 @@ from server.errors import ValidationFailed
 
 HINT = "use ISO 8601 such as 2026-11-23T17:00 or a phrase such as 'tomorrow 5pm' or 'next monday'"
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+# Due times outside these bounds are typos, and near the ends of the calendar the alert
+# stages (up to a year either side) would overflow.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
 
-def resolve_due(value: datetime | str, timezone: str, *, now: datetime | None = None) -> datetime:
+def resolve_due(
+    value: datetime | str, timezone: str, *, now: datetime | None = None, field: str = "due"
+) -> datetime:
     """An aware UTC datetime for `value`; naive input is in `timezone`."""
     tz = ZoneInfo(timezone)
     if isinstance(value, datetime):
-        return _aware(value, tz)
+        return _aware(value, tz, field)
     text = value.strip()
     if not text:
-        raise ValidationFailed("due", f"is empty; {HINT}")
+        raise ValidationFailed(field, f"is empty; {HINT}")
     if len(text) > 200:
-        raise ValidationFailed("due", "at most 200 characters")
+        raise ValidationFailed(field, "at most 200 characters")
     try:
-        return _aware(datetime.fromisoformat(text), tz)
+        parsed = datetime.fromisoformat(text)
     except ValueError:
-        pass
-    parsed = _natural(text, tz, now or datetime.now(UTC))
+        parsed = _natural(text, tz, now or datetime.now(UTC))
     if parsed is None:
-        raise ValidationFailed("due", f"could not understand {text!r}; {HINT}")
-    return parsed
+        raise ValidationFailed(field, f"could not understand {text!r}; {HINT}")
+    return _aware(parsed, tz, field)
 
 
-def _aware(value: datetime, tz: ZoneInfo) -> datetime:
+def _aware(value: datetime, tz: ZoneInfo, field: str) -> datetime:
     if value.tzinfo is None:
         value = value.replace(tzinfo=tz)
-    return value.astimezone(UTC)
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:
+        value = LATEST
+    if not EARLIEST <= value < LATEST:
+        raise ValidationFailed(field, "must be between the years 1900 and 8999")
+    return value
 
 
 def _natural(text: str, tz: ZoneInfo, now: datetime) -> datetime | None:
@@ -56,4 +67,4 @@ def _natural(text: str, tz: ZoneInfo, now: datetime) -> datetime | None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = dateparser.parse(lowered, languages=["en"], settings=settings)
-    return result.astimezone(UTC) if result else None
+    return result

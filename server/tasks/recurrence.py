@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -15,6 +16,10 @@ SHORTCUTS = {
     "monthly": "FREQ=MONTHLY",
     "yearly": "FREQ=YEARLY",
 }
+# dateutil loops forever on INTERVAL=0 and fails late (on completion) on some out-of-range
+# values, so these are checked up front.
+LIMITS = {"INTERVAL": (1, 1000), "BYHOUR": (0, 23), "BYMINUTE": (0, 59), "BYSECOND": (0, 59)}
+ORDINAL_WEEKDAY = re.compile(r"^([+-]?[0-9]+)[A-Z]{2}$")
 HINT = "use daily, weekly, monthly, yearly or an RFC 5545 RRULE such as FREQ=WEEKLY;BYDAY=MO"
 
 
@@ -26,6 +31,9 @@ def normalize_rule(value: str) -> str:
         rule = text.upper().removeprefix("RRULE:")
     if "FREQ=" not in rule:
         raise ValidationFailed("recurrence", f"{value!r} has no FREQ; {HINT}")
+    if any(c.isspace() for c in rule):
+        raise ValidationFailed("recurrence", f"{value!r} is not one RRULE; {HINT}")
+    _check_limits(rule)
     try:
         rrulestr(rule, dtstart=datetime(2000, 1, 1))  # noqa: DTZ001 (rules run on local time)
     except (ValueError, TypeError) as exc:
@@ -33,6 +41,27 @@ def normalize_rule(value: str) -> str:
             "recurrence", f"{value!r} is not a valid RRULE ({exc}); {HINT}"
         ) from None
     return rule
+
+
+def _check_limits(rule: str) -> None:
+    parts = dict(part.partition("=")[::2] for part in rule.split(";"))
+    # An ordinal weekday (BYDAY=-1FR) counts within a month or a year.
+    within_month = parts.get("FREQ") == "MONTHLY" or "BYMONTH" in parts
+    limits = {**LIMITS, "BYDAY": (-5, 5) if within_month else (-53, 53)}
+    for name, (low, high) in limits.items():
+        if name not in parts:
+            continue
+        for item in parts[name].split(","):
+            number = item
+            if name == "BYDAY":
+                match = ORDINAL_WEEKDAY.match(item)
+                if match is None:
+                    continue  # no ordinal, or not a weekday: dateutil checks those
+                number = match.group(1)
+            if not number.lstrip("+-").isdecimal() or not low <= int(number) <= high:
+                raise ValidationFailed(
+                    "recurrence", f"{name} must be between {low} and {high}; {HINT}"
+                )
 
 
 def next_occurrence(rule: str, after: datetime, timezone: str) -> datetime | None:

@@ -10,7 +10,7 @@ import json
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, func, literal, or_, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.db import Database, utcnow
+from server.db import MAX_ID, Database, utcnow
 from server.errors import NotFound, ValidationFailed
 from server.events.outbox import Topics, add_event
 from server.observability import Metrics
@@ -105,8 +105,31 @@ def normalize_tags(tags: list[str]) -> list[str]:
     return result
 
 
+def _no_nul(field: str, value: str) -> str:
+    """PostgreSQL cannot store NUL characters: refuse them on every engine alike."""
+    if "\x00" in value:
+        raise ValidationFailed(field, "must not contain NUL characters")
+    return value
+
+
 def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _cursor_value(kind: str, value: Any) -> Any:
+    """One decoded cursor value, checked so that no forged cursor reaches the database."""
+    if kind == "d":
+        parsed = datetime.fromisoformat(value)
+        if parsed.tzinfo is None:
+            raise ValueError("naive datetime")
+        return parsed.astimezone(UTC)
+    if kind == "i":
+        if type(value) is not int or not -MAX_ID <= value <= MAX_ID:
+            raise ValueError("not a row number")
+        return value
+    if not isinstance(value, str) or "\x00" in value:
+        raise ValueError("not a title")
+    return value
 
 
 class TaskService:
@@ -129,6 +152,7 @@ class TaskService:
         if idempotency_key is not None:
             if not 1 <= len(idempotency_key) <= 200:
                 raise ValidationFailed("idempotency_key", "1-200 characters")
+            _no_nul("idempotency_key", idempotency_key)
             existing = await self._by_idempotency_key(user, idempotency_key)
             if existing is not None:
                 return to_public(existing)
@@ -258,7 +282,12 @@ class TaskService:
         keys, descending = self._sort_keys(query.sort)
         # A Core select of just the listed columns: listing is the hot path, and skipping the
         # ORM's identity map and instances halves its cost.
-        stmt = select(*LIST_COLUMNS).where(*self._filters(user, query))
+        columns = LIST_COLUMNS
+        if query.sort == Sort.title:
+            # The cursor carries the database's own lower(title): Python's lower() differs
+            # from SQLite's (ASCII only) and PostgreSQL's on non-ASCII titles.
+            columns = [*LIST_COLUMNS, keys[0].label("title_key")]
+        stmt = select(*columns).where(*self._filters(user, query))
         if query.cursor:
             values = self._decode_cursor(query.cursor, query.sort, len(keys))
             row = tuple_(*keys)
@@ -288,10 +317,14 @@ class TaskService:
         if query.priority is not None:
             filters.append(Task.priority == query.priority.value)
         if query.tag is not None:
-            tag = normalize_tags([query.tag])[0].lower()
+            try:
+                tag = normalize_tags([query.tag])[0].lower()
+            except ValidationFailed as exc:
+                raise ValidationFailed("tag", exc.rule) from None
             filters.append(Task.tags_key.like(f"%|{_like_escape(tag)}|%", escape="\\"))
         if query.query is not None and query.query.strip():
-            pattern = f"%{_like_escape(query.query.strip().lower())}%"
+            text = _no_nul("query", query.query.strip().lower())
+            pattern = f"%{_like_escape(text)}%"
             filters.append(
                 or_(
                     func.lower(Task.title).like(pattern, escape="\\"),
@@ -299,9 +332,11 @@ class TaskService:
                 )
             )
         if query.due_before is not None:
-            filters.append(Task.due < resolve_due(query.due_before, user.timezone, now=now))
+            before = resolve_due(query.due_before, user.timezone, now=now, field="due_before")
+            filters.append(Task.due < before)
         if query.due_after is not None:
-            filters.append(Task.due > resolve_due(query.due_after, user.timezone, now=now))
+            after = resolve_due(query.due_after, user.timezone, now=now, field="due_after")
+            filters.append(Task.due > after)
         if query.overdue is True:
             filters += [Task.completed.is_(False), Task.due < now]
         elif query.overdue is False:
@@ -325,7 +360,7 @@ class TaskService:
         if sort == Sort.priority:
             return [task.priority_rank, task.due_sort, task.id]
         if sort == Sort.title:
-            return [task.title.lower(), task.id]
+            return [task.title_key, task.id]
         return [task.created_at, task.id]
 
     def _encode_cursor(self, task: Any, sort: Sort) -> str:
@@ -341,15 +376,12 @@ class TaskService:
             raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
             if raw["s"] != sort.value or len(raw["v"]) != size:
                 raise ValueError("cursor belongs to another sort")
-            values = raw["v"]
-            kinds = {Sort.due: "d", Sort.priority: "id", Sort.title: "s", Sort.created: "d"}[sort]
-            for index, kind in enumerate(kinds):
-                if kind == "d":
-                    values[index] = datetime.fromisoformat(values[index])
-            if not isinstance(values[-1], int):
-                raise ValueError("bad id")
-            return values
-        except (ValueError, KeyError, TypeError, json.JSONDecodeError):
+            kinds = {Sort.due: "di", Sort.priority: "idi", Sort.title: "si", Sort.created: "di"}
+            return [
+                _cursor_value(kind, value)
+                for kind, value in zip(kinds[sort], raw["v"], strict=True)
+            ]
+        except (ValueError, KeyError, TypeError, OverflowError):
             raise ValidationFailed(
                 "cursor", "is not a cursor from this listing; repeat the request without it"
             ) from None
@@ -362,9 +394,9 @@ class TaskService:
             title = (data.title or "").strip()
             if not title:
                 raise ValidationFailed("title", "must not be empty")
-            task.title = title
+            task.title = _no_nul("title", title)
         if "description" in fields:
-            task.description = data.description
+            task.description = data.description and _no_nul("description", data.description)
         if "priority" in fields:
             task.priority = data.priority.value if data.priority else None
             task.priority_rank = PRIORITY_RANK[data.priority]
@@ -408,6 +440,8 @@ class TaskService:
         include_deleted: bool,
         lock: bool = False,
     ) -> Task:
+        if not 1 <= task_id <= MAX_ID:  # no such row; the database would reject the number
+            raise NotFound(f"task {task_id} not found", details={"task_id": task_id})
         stmt = select(Task).where(Task.id == task_id, Task.user_id == user.id)
         if lock and not self.db.is_sqlite:
             stmt = stmt.with_for_update()

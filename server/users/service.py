@@ -21,7 +21,7 @@ TOKEN_PREFIX_LEN = 12
 TOKEN_CACHE_SECONDS = 5.0
 TOKEN_CACHE_SIZE = 10_000
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
-EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+EMAIL_PATTERN = re.compile(r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$")
 
 
 def hash_token(token: str) -> str:
@@ -108,7 +108,8 @@ class UserService:
             result = await session.execute(
                 update(ApiToken)
                 .where(
-                    ApiToken.prefix == prefix[:TOKEN_PREFIX_LEN],
+                    # Stored prefixes are TOKEN_PREFIX_LEN long; a shorter one matches by start.
+                    ApiToken.prefix.startswith(prefix[:TOKEN_PREFIX_LEN], autoescape=True),
                     ApiToken.revoked_at.is_(None),
                 )
                 .values(revoked_at=utcnow())
@@ -154,15 +155,18 @@ class UserService:
             raise Unauthorized(f"invalid JWT: {exc}") from None
         name = str(claims["sub"])
         try:
-            return await self.get_user(name=name)
-        except NotFound:
-            pass
-        try:
             validate_name(name)
         except ValidationFailed:
             raise Unauthorized("JWT subject is not a valid user name") from None
         try:
-            return await self.create_user(name=name, email=claims.get("email"))
+            return await self.get_user(name=name)
+        except NotFound:
+            pass
+        email = claims.get("email")
+        try:
+            return await self.create_user(
+                name=name, email=email if isinstance(email, str) else None
+            )
         except Conflict:  # another request created it first
             return await self.get_user(name=name)
         except ValidationFailed:
