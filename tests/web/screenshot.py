@@ -98,8 +98,8 @@ async def take(path: Path) -> None:
                     ("Remind me to buy oat milk tomorrow at 6pm", "Added"),
                     ("What is overdue?", "Shall I move it"),
                 ]:
-                    await page.get_by_label("Message").fill(message)
-                    await page.get_by_label("Message").press("Enter")
+                    await page.get_by_label("Message", exact=True).fill(message)
+                    await page.get_by_label("Message", exact=True).press("Enter")
                     await expect(page.locator("#messages")).to_contain_text(reply)
                 await expect(page.locator("#task-list")).to_contain_text("Buy oat milk")
                 await page.locator("#messages").click()  # no focus ring on the message box

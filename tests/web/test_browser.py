@@ -65,8 +65,10 @@ async def test_task_added_in_chat_appears_in_the_panel_and_is_completed_there(
     tasks = page.locator("#task-list")
     await expect(tasks).not_to_contain_text("Buy oat milk")
 
-    await page.get_by_label("Message").fill("Remind me to buy oat milk tomorrow morning")
-    await page.get_by_label("Message").press("Enter")
+    await page.get_by_label("Message", exact=True).fill(
+        "Remind me to buy oat milk tomorrow morning"
+    )
+    await page.get_by_label("Message", exact=True).press("Enter")
 
     messages = page.get_by_role("log", name="Messages")
     await expect(messages).to_contain_text("Added Buy oat milk for tomorrow at 9:00.")
@@ -142,7 +144,7 @@ async def test_tasks_are_added_deleted_and_restored_from_the_panel(page, server)
 async def test_missing_model_shows_how_to_configure_one(browser, server_without_model):
     async with open_page(browser, server_without_model.base_url) as page:
         await sign_in_from_printed_url(page, server_without_model)
-        await page.get_by_label("Message").fill("hello")
+        await page.get_by_label("Message", exact=True).fill("hello")
         await page.get_by_role("button", name="Send").click()
         await expect(page.get_by_role("alert")).to_contain_text("No language model is configured")
 
@@ -150,9 +152,9 @@ async def test_missing_model_shows_how_to_configure_one(browser, server_without_
 async def test_narrow_screen_switches_between_chat_and_tasks(browser, server):
     async with open_page(browser, server.base_url, width=390, height=844) as page:
         await sign_in_from_printed_url(page, server)
-        await expect(page.get_by_label("Message")).to_be_visible()
+        await expect(page.get_by_label("Message", exact=True)).to_be_visible()
         await expect(page.get_by_label("New task")).to_be_hidden()
 
         await page.get_by_role("button", name="Tasks", exact=True).click()
         await expect(page.get_by_label("New task")).to_be_visible()
-        await expect(page.get_by_label("Message")).to_be_hidden()
+        await expect(page.get_by_label("Message", exact=True)).to_be_hidden()

@@ -236,9 +236,15 @@ function argsPreview(args) {
   const parsed = parseMaybeJson(args);
   if (!parsed || typeof parsed !== "object") return parsed ? String(parsed) : "";
   const text = Object.entries(parsed)
-    .map(([key, value]) => `${key}: ${typeof value === "string" ? value : JSON.stringify(value)}`)
+    .map(([key, value]) => `${key}: ${previewValue(value)}`)
     .join(", ");
   return text.length > 80 ? `${text.slice(0, 79)}…` : text;
+}
+
+function previewValue(value) {
+  if (typeof value === "string") return value;
+  if (Array.isArray(value) && value.every((item) => typeof item === "string")) return value.join(", ");
+  return JSON.stringify(value);
 }
 
 function nearBottom() {
