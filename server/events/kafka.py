@@ -130,7 +130,8 @@ class KafkaBus:
         options: dict = {}
         if group is not None:
             options = {
-                "group_id": GROUP_PREFIX + group,
+                # One group per consumer and topic: "todo-agent.notifications.reminders".
+                "group_id": f"{GROUP_PREFIX}{group}.{topic}",
                 "auto_offset_reset": "earliest",
                 "session_timeout_ms": self.session_timeout_ms,
                 "heartbeat_interval_ms": max(100, self.session_timeout_ms // 5),

@@ -1,0 +1,102 @@
+"""The same workers through Kafka (Tansu): exactly-once effects, scale-out and outages."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from server.notifications.models import Notification
+from server.tasks.models import TaskAlert
+from tests.conftest import make_settings
+from tests.utils.events import count, eventually, outbox_drained, rows, started, task_due_in
+from tests.utils.kafka import Tansu
+
+
+def kafka_settings(database_url, kafka, smtp=None):
+    return make_settings(
+        database_url=database_url,
+        scheduler_interval_seconds=0.2,
+        **kafka.settings(),
+        **(smtp.settings() if smtp else {}),
+    )
+
+
+async def all_emailed(services, expected: int) -> bool:
+    sent = await count(services, Notification, Notification.email_status == "sent")
+    return sent >= expected and await outbox_drained(services)
+
+
+async def test_a_due_task_gives_one_notification_and_one_email_through_kafka(
+    database_url, kafka, smtp
+):
+    async with started(kafka_settings(database_url, kafka, smtp)) as services:
+        user = await services.users.create_user(name="ann", email="ann@example.com")
+        task = await task_due_in(services, user, 20, remind_before_minutes=20)
+
+        await eventually(lambda: all_emailed(services, 1), within=30)
+
+        [notification] = await rows(services, Notification)
+        assert (notification.kind, notification.task_id) == ("reminder", task.id)
+        assert notification.email_attempts == 1
+        [email] = smtp.inbox.messages
+        assert (email["To"], email["Subject"]) == ("ann@example.com", "Reminder: Pay rent")
+
+
+async def test_two_workers_at_once_give_no_duplicates(database_url, kafka, smtp):
+    """Two schedulers, two relays and two members of each consumer group on one database."""
+    settings = kafka_settings(database_url, kafka, smtp)
+    async with started(settings) as services, started(settings):
+        users = [
+            await services.users.create_user(name=f"u{i}", email=f"u{i}@example.com")
+            for i in range(12)
+        ]
+        for user in users:
+            await task_due_in(services, user, -5)
+            await task_due_in(services, user, 10, remind_before_minutes=15)
+
+        await eventually(lambda: all_emailed(services, 24), within=45)
+
+        assert await count(services, TaskAlert) == 24
+        assert await count(services, Notification) == 24
+        assert len(smtp.inbox.messages) == 24
+        assert sorted(m["To"] for m in smtp.inbox.messages) == sorted([u.email for u in users] * 2)
+
+
+@pytest.fixture
+def own_broker():
+    """A broker of this test's own, to stop and start again."""
+    broker = Tansu()
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+async def test_a_broker_outage_loses_no_event(sqlite_url, own_broker):
+    settings = kafka_settings(sqlite_url, own_broker)
+    async with started(settings) as services:
+        user = await services.users.create_user(name="ann")
+        for _ in range(5):
+            await task_due_in(services, user, -5)
+        await eventually(lambda: notified(services, 5), within=30)
+
+        own_broker.stop()
+        with pytest.raises(Exception):  # noqa: B017 (/health/ready turns 503 on any failure)
+            await asyncio.wait_for(services.bus.ping(), timeout=3)
+        for _ in range(5):  # written while the broker is down: they wait in the outbox
+            await task_due_in(services, user, -5)
+        await eventually(lambda: _has_alerts(services, 10))
+        assert not await outbox_drained(services)
+        own_broker.start()
+
+        await eventually(lambda: notified(services, 10), within=60)
+        await services.bus.ping()
+        assert await count(services, Notification) == 10
+
+
+async def notified(services, expected: int) -> bool:
+    return await count(services, Notification) >= expected and await outbox_drained(services)
+
+
+async def _has_alerts(services, expected: int) -> bool:
+    return await count(services, TaskAlert) >= expected
