@@ -141,6 +141,29 @@ async def test_tasks_are_added_deleted_and_restored_from_the_panel(page, server)
     await expect(tasks).to_contain_text("Water the plants")
 
 
+async def test_keyboard_alone_adds_and_completes_a_task(page, server):
+    await sign_in_from_printed_url(page, server)
+    await expect(page.get_by_label("Message", exact=True)).to_be_focused()
+
+    await page.keyboard.press("Tab")  # Send
+    await page.keyboard.press("Tab")
+    await expect(page.get_by_label("New task")).to_be_focused()
+    await page.keyboard.type("Renew the passport")
+    await page.keyboard.press("Enter")
+    checkbox = page.get_by_role("checkbox", name="Renew the passport")
+    await expect(checkbox).to_be_visible()
+
+    for _ in range(20):  # through the add form and the filters to the first task
+        await page.keyboard.press("Tab")
+        if await checkbox.evaluate("node => node === document.activeElement"):
+            break
+    await expect(checkbox).to_be_focused()
+    await page.keyboard.press("Space")
+    await expect(page.locator("#task-list")).not_to_contain_text("Renew the passport")
+    # Focus stays in the panel rather than falling back to the page.
+    await expect(page.get_by_label("New task")).to_be_focused()
+
+
 async def test_missing_model_shows_how_to_configure_one(browser, server_without_model):
     async with open_page(browser, server_without_model.base_url) as page:
         await sign_in_from_printed_url(page, server_without_model)

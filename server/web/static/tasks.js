@@ -14,6 +14,7 @@ const state = {
   deleted: new Map(), // id -> task deleted during this visit, restorable from the panel
   highlight: new Set(), // ids changed by someone else: flash them once on the next render
   knownTags: new Set(),
+  busy: new Set(), // ids with a complete / reopen request in flight
   loadSeq: 0,
   reloadTimer: null,
 };
@@ -109,15 +110,12 @@ async function load({ append }) {
 
 function render() {
   const list = $("#task-list");
-  const focusedId = document.activeElement?.closest?.(".task")?.dataset.id;
+  const focusedRow = document.activeElement?.closest?.("#task-list .task");
   const focusedRole = document.activeElement?.dataset?.role;
+  const focusedIndex = focusedRow ? [...list.children].indexOf(focusedRow) : -1;
   list.replaceChildren(...state.tasks.map(renderTask));
   state.highlight.clear();
-  if (focusedId) {
-    // Keep keyboard users where they were across a live re-render.
-    const target = list.querySelector(`.task[data-id="${CSS.escape(focusedId)}"] [data-role="${focusedRole}"]`);
-    if (target) target.focus();
-  }
+  if (focusedRow) restoreFocus(list, focusedRow.dataset.id, focusedRole, focusedIndex);
   for (const task of state.tasks) for (const tag of task.tags || []) state.knownTags.add(tag);
   $("#known-tags").replaceChildren(...[...state.knownTags].sort().map((tag) => h("option", { value: tag })));
   show($("#tasks-empty"), state.tasks.length === 0);
@@ -128,6 +126,19 @@ function render() {
     state.filters.status
   ];
   $("#tasks-count").textContent = `${shown} ${label}`;
+}
+
+/** Keep keyboard users where they were across a re-render, even when their row has gone. */
+function restoreFocus(list, id, role, index) {
+  const row = list.querySelector(`.task[data-id="${CSS.escape(id)}"]`);
+  if (row) {
+    row.querySelector(`[data-role="${role}"]`)?.focus();
+    return;
+  }
+  const rows = list.children;
+  const neighbour = rows[Math.min(index, rows.length - 1)];
+  if (neighbour) neighbour.querySelector('[data-role="toggle"]').focus();
+  else $("#task-add-title").focus();
 }
 
 function emptyText() {
@@ -238,7 +249,13 @@ function trashIcon() {
 }
 
 async function toggle(task, checkbox) {
-  checkbox.disabled = true;
+  // Not `disabled`: that would drop keyboard focus. A second toggle mid-request is undone.
+  if (state.busy.has(task.id)) {
+    checkbox.checked = !checkbox.checked;
+    return;
+  }
+  state.busy.add(task.id);
+  checkbox.setAttribute("aria-busy", "true");
   try {
     if (checkbox.checked) {
       const result = await api.post(`/api/tasks/${task.id}/complete`);
@@ -254,7 +271,8 @@ async function toggle(task, checkbox) {
     checkbox.checked = !checkbox.checked;
     toast(error.message, { kind: "error" });
   } finally {
-    checkbox.disabled = false;
+    state.busy.delete(task.id);
+    checkbox.removeAttribute("aria-busy");
     scheduleReload();
   }
 }
@@ -274,8 +292,6 @@ async function remove(task) {
     state.deleted.set(task.id, deleted || task);
     renderDeleted();
     toast(`Deleted “${task.title}”.`, { action: { label: "Undo", run: () => restore(task) } });
-    // Move focus somewhere sensible: the list itself is re-rendered without this row.
-    $("#task-add-title").focus();
   } catch (error) {
     toast(error.message, { kind: "error" });
   }
