@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -26,6 +27,8 @@ logger = logging.getLogger(__name__)
 Envelope = dict[str, Any]
 Handler = Callable[[Envelope], Awaitable[None]]
 Ack = Awaitable[Any]
+# What `send` takes: a CloudEvent, or its JSON text as stored in the outbox (sent as is).
+Outgoing = Envelope | str
 
 
 class BusClosed(Exception):
@@ -39,11 +42,11 @@ class EventBus(Protocol):
 
     async def __aexit__(self, *exc: object) -> None: ...
 
-    async def send(self, *, topic: str, key: str, envelope: Envelope) -> Ack:
+    async def send(self, *, topic: str, key: str, envelope: Outgoing) -> Ack:
         """Queue an event (in order per key) and return its acknowledgement to await."""
         ...
 
-    async def publish(self, *, topic: str, key: str, envelope: Envelope) -> None:
+    async def publish(self, *, topic: str, key: str, envelope: Outgoing) -> None:
         """Send an event and wait for its acknowledgement."""
         ...
 
@@ -116,7 +119,9 @@ class InProcessBus:
     async def __aexit__(self, *exc: object) -> None:
         return None
 
-    async def send(self, *, topic: str, key: str, envelope: Envelope) -> Ack:
+    async def send(self, *, topic: str, key: str, envelope: Outgoing) -> Ack:
+        if isinstance(envelope, str):
+            envelope = json.loads(envelope)
         targets = [
             members[zlib.crc32(key.encode()) % len(members)]
             for members in self._groups.get(topic, {}).values()
@@ -129,7 +134,7 @@ class InProcessBus:
             await member.queue.put((envelope, ack))
         return ack.future
 
-    async def publish(self, *, topic: str, key: str, envelope: Envelope) -> None:
+    async def publish(self, *, topic: str, key: str, envelope: Outgoing) -> None:
         await (await self.send(topic=topic, key=key, envelope=envelope))
 
     @contextlib.asynccontextmanager

@@ -32,7 +32,7 @@ from aiokafka.errors import (
 
 from server.config import Settings
 from server.errors import Unavailable
-from server.events.bus import Ack, Envelope, Handler
+from server.events.bus import Ack, Handler, Outgoing
 from server.events.outbox import Topics
 
 logger = logging.getLogger(__name__)
@@ -41,7 +41,9 @@ GROUP_PREFIX = "todo-agent."
 RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0)
 
 
-def encode(envelope: Envelope) -> bytes:
+def encode(envelope: Outgoing) -> bytes:
+    if isinstance(envelope, str):
+        return envelope.encode()
     return json.dumps(envelope, separators=(",", ":")).encode()
 
 
@@ -101,10 +103,10 @@ class KafkaBus:
             raise RuntimeError("KafkaBus used outside its `async with`")
         return self._producer
 
-    async def send(self, *, topic: str, key: str, envelope: Envelope) -> Ack:
+    async def send(self, *, topic: str, key: str, envelope: Outgoing) -> Ack:
         return await self.producer.send(topic, value=encode(envelope), key=key.encode())
 
-    async def publish(self, *, topic: str, key: str, envelope: Envelope) -> None:
+    async def publish(self, *, topic: str, key: str, envelope: Outgoing) -> None:
         await (await self.send(topic=topic, key=key, envelope=envelope))
 
     @contextlib.asynccontextmanager

@@ -64,3 +64,17 @@ def add_event(
     row = OutboxEvent(event_id=event["id"], topic=topic, key=str(user_id), envelope=event)
     session.add(row)
     return row
+
+
+def event_row(
+    *, topic: str, type: str, user_id: int, subject: str, data: dict[str, Any]
+) -> dict[str, Any]:
+    """An event as outbox column values, for many at once: `insert(OutboxEvent), rows`."""
+    event = envelope(type=type, user_id=user_id, subject=subject, data=data)
+    return {
+        "event_id": event["id"],
+        "topic": topic,
+        "key": str(user_id),
+        "envelope": event,
+        "created_at": utcnow(),
+    }

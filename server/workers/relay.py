@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import Row, Text, func, select, text, type_coerce, update
 
 from server.db import Database, utcnow
 from server.events.bus import EventBus
@@ -45,7 +45,7 @@ class OutboxRelay:
         db: Database,
         bus: EventBus,
         batch_size: int = 1000,
-        poll_seconds: float = 0.05,
+        poll_seconds: float = 0.025,
         max_in_flight: int = 8,
         standby_seconds: float = 2.0,
         on_published: Callable[[int], None] | None = None,
@@ -92,26 +92,28 @@ class OutboxRelay:
         last_check = time.monotonic()
         try:
             while True:
-                rows = []
-                if len(in_flight) < self.max_in_flight:
-                    rows = await self._pending(after=cursor)
+                reading = len(in_flight) < self.max_in_flight
+                rows = await self._pending(after=cursor) if reading else []
                 if rows:
                     acks = [await self._send(row) for row in rows]
                     in_flight.append(_Batch([row.id for row in rows], asyncio.gather(*acks)))
                     cursor = rows[-1].id
                 await self._settle(in_flight, wait=not rows)
-                if not rows and not in_flight:
+                if not reading or len(rows) == self.batch_size:
+                    continue  # a backlog: read on as soon as there is room
+                if not in_flight:
                     # Idle: look from the start again for rows committed late or queued again.
                     cursor = 0
                     if time.monotonic() - last_check > 5:
                         await still_leader()
                         last_check = time.monotonic()
-                    await asyncio.sleep(self.poll_seconds)
+                # Caught up: let a few more events gather rather than read them one by one.
+                await asyncio.sleep(self.poll_seconds)
         finally:
             for batch in in_flight:
                 batch.acks.add_done_callback(_consume_outcome)
 
-    async def _send(self, row: OutboxEvent) -> Awaitable:
+    async def _send(self, row: Row) -> Awaitable:
         return await self.bus.send(topic=row.topic, key=row.key, envelope=row.envelope)
 
     async def _settle(self, in_flight: deque[_Batch], *, wait: bool) -> None:
@@ -138,15 +140,21 @@ class OutboxRelay:
 
     # -- storage --------------------------------------------------------------
 
-    async def _pending(self, *, after: int) -> list[OutboxEvent]:
+    async def _pending(self, *, after: int) -> list[Row]:
+        """The next pending events; each envelope as its stored JSON text (sent as is)."""
         stmt = (
-            select(OutboxEvent)
+            select(
+                OutboxEvent.id,
+                OutboxEvent.topic,
+                OutboxEvent.key,
+                type_coerce(OutboxEvent.envelope, Text).label("envelope"),
+            )
             .where(OutboxEvent.published_at.is_(None), OutboxEvent.id > after)
             .order_by(OutboxEvent.id)
             .limit(self.batch_size)
         )
         async with self.db.session() as session:
-            return list(await session.scalars(stmt))
+            return list(await session.execute(stmt))
 
     async def _mark_published(self, ids: list[int]) -> None:
         now = utcnow()

@@ -1,0 +1,147 @@
+"""Deadline scheduler tick time with few and with many stored tasks, the same number due.
+
+    .venv/bin/python bench/scheduler.py [--db sqlite|postgres] [--small 10000]
+        [--large 1000000] [--due 1000] [--runs 5]
+
+Each size gets a fresh database holding `due` tasks whose alert time has passed and the
+rest with alerts in the future or none (completed, no due date). A tick fires the `due`
+alerts (one outbox event each); the due tasks are re-armed between runs. Prints the median
+tick of each size and the ratio large / small (goal: <= 1.2, i.e. cost follows what is
+due, not what is stored).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import delete, insert, update  # noqa: E402
+
+from server.config import Settings  # noqa: E402
+from server.events.models import OutboxEvent  # noqa: E402
+from server.services import build_services  # noqa: E402
+from server.tasks.alerts import AlertPolicy  # noqa: E402
+from server.tasks.models import NO_DUE, Task, TaskAlert  # noqa: E402
+from server.workers.scheduler import DeadlineScheduler  # noqa: E402
+
+USERS = 100
+CHUNK = 20_000
+
+
+def task_row(index: int, user_id: int, now: datetime, *, due_now: bool) -> dict:
+    if due_now:
+        due, next_alert = now - timedelta(minutes=5), now - timedelta(minutes=5)
+    elif index % 10 < 3:  # no due date or completed: no alert at all
+        due, next_alert = None, None
+    else:
+        due = now + timedelta(minutes=random.randint(60, 60 * 24 * 365))
+        next_alert = due - timedelta(minutes=30)
+    return {
+        "user_id": user_id,
+        "title": f"task {index}",
+        "completed": False,
+        "priority_rank": 4,
+        "tags": [],
+        "tags_key": "|",
+        "due": due,
+        "due_sort": due or NO_DUE,
+        "next_alert_at": next_alert,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+async def measure(database_url: str, stored: int, due: int, runs: int) -> list[float]:
+    services = build_services(Settings(_env_file=None, database_url=database_url))
+    await services.db.migrate()
+    now = datetime.now(UTC)
+    users = [await services.users.create_user(name=f"u{i}") for i in range(USERS)]
+    started = time.perf_counter()
+    due_ids = set(random.sample(range(stored), due))
+    for start in range(0, stored, CHUNK):
+        rows = [
+            task_row(i, users[i % USERS].id, now, due_now=i in due_ids)
+            for i in range(start, min(stored, start + CHUNK))
+        ]
+        async with services.db.transaction() as session:
+            await session.execute(insert(Task), rows)
+    print(f"  seeded {stored:,} tasks in {time.perf_counter() - started:.1f}s", flush=True)
+    scheduler = DeadlineScheduler(
+        db=services.db,
+        topics=services.topics,
+        policy=AlertPolicy(),
+        interval_seconds=30,
+    )
+    timings = []
+    for run in range(runs + 1):
+        async with services.db.transaction() as session:  # re-arm the due tasks
+            await session.execute(delete(TaskAlert))
+            await session.execute(delete(OutboxEvent))
+            await session.execute(
+                update(Task)
+                .where(Task.due == now - timedelta(minutes=5))
+                .values(last_alert=None, next_alert_at=now - timedelta(minutes=5))
+            )
+        result = await scheduler.tick(now=now)
+        assert result.emitted == due, result
+        if run > 0:  # the first run warms the caches
+            timings.append(result.seconds)
+    await services.db.dispose()
+    return timings
+
+
+def database_urls(kind: str, workdir: str):
+    if kind == "sqlite":
+        for name in ("small", "large"):
+            yield f"sqlite+aiosqlite:///{workdir}/{name}.db"
+        return
+    from tests.utils.servers import Postgres
+
+    server = Postgres(f"{workdir}/pg")
+    try:
+        yield server.new_database_url()
+        yield server.new_database_url()
+    finally:
+        server.stop()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--small", type=int, default=10_000)
+    parser.add_argument("--large", type=int, default=1_000_000)
+    parser.add_argument("--due", type=int, default=1_000)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    random.seed(7)
+    medians = {}
+    with tempfile.TemporaryDirectory() as workdir:
+        urls = database_urls(args.db, workdir)
+        for label, stored in (("small", args.small), ("large", args.large)):
+            print(f"{args.db}: {stored:,} stored tasks, {args.due:,} due", flush=True)
+            timings = await measure(next(urls), stored, args.due, args.runs)
+            medians[label] = statistics.median(timings)
+            print(
+                f"  tick: median {medians[label] * 1000:.1f} ms "
+                f"(min {min(timings) * 1000:.1f}, max {max(timings) * 1000:.1f}) "
+                f"= {medians[label] / args.due * 1e6:.0f} us per due task",
+                flush=True,
+            )
+        urls.close()
+    ratio = medians["large"] / medians["small"]
+    verdict = "ok" if ratio <= 1.2 else "ABOVE GOAL"
+    print(f"ratio {args.large:,} / {args.small:,} stored: {ratio:.2f} (goal <= 1.2: {verdict})")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
