@@ -138,7 +138,15 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
     await _first_start(services, args.host, args.port)
     app = create_app(settings, workers=not args.no_workers, services=services)
     config = uvicorn.Config(
-        app, host=args.host, port=args.port, log_config=None, lifespan="on", proxy_headers=True
+        app,
+        host=args.host,
+        port=args.port,
+        log_config=None,
+        lifespan="on",
+        proxy_headers=True,
+        # Open live-event streams (GET /api/events) never end by themselves: on shutdown they
+        # are cut after this, and the browser's EventSource reconnects to another replica.
+        timeout_graceful_shutdown=10,
     )
     await uvicorn.Server(config).serve()
     return 0
