@@ -1,0 +1,68 @@
+"""Settings: the documented defaults, `.env`, and one clear error naming a bad variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from server.config import ConfigError, load_settings
+
+
+@pytest.fixture(autouse=True)
+def clean_directory(tmp_path, monkeypatch):
+    """No `.env` but the test's own: settings are read from the working directory."""
+    monkeypatch.chdir(tmp_path)
+
+
+def test_defaults_are_the_documented_ones():
+    settings = load_settings()
+
+    assert settings.database_url == "sqlite+aiosqlite:///./todo-agent.db"
+    assert settings.llm_model == "gpt-4o-mini"
+    assert settings.kafka_bootstrap_servers is None and settings.smtp_host is None
+    assert (
+        settings.kafka_topic_task_events,
+        settings.kafka_topic_reminders,
+        settings.kafka_topic_notifications,
+    ) == ("task-events", "reminders", "notifications")
+    assert settings.scheduler_interval_seconds == 30
+    assert settings.reminder_lead_minutes == 30
+    assert settings.overdue_after_minutes == 60
+    assert settings.auth_jwt_secret is None
+
+
+def test_environment_and_dotenv_are_read(tmp_path, monkeypatch):
+    (tmp_path / ".env").write_text("LLM_MODEL=llama3\nSMTP_HOST=\nREMINDER_LEAD_MINUTES=10\n")
+    monkeypatch.setenv("REMINDER_LEAD_MINUTES", "5")  # the environment wins over .env
+
+    settings = load_settings()
+
+    assert settings.llm_model == "llama3"
+    assert settings.smtp_host is None  # blank means unset
+    assert settings.reminder_lead_minutes == 5
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("DATABASE_URL", "mysql://localhost/todo"),
+        ("DATABASE_URL", "sqlite:///todo.db"),  # not an async driver
+        ("DATABASE_URL", "postgresql+asyncpg://me@db:not-a-port/todo"),
+        ("SMTP_PORT", "99999"),
+        ("SMTP_PORT", "smtp"),
+        ("SMTP_STARTTLS", "perhaps"),
+        ("SCHEDULER_INTERVAL_SECONDS", "0"),
+        ("REMINDER_LEAD_MINUTES", "-5"),
+        ("OVERDUE_AFTER_MINUTES", "an hour"),
+        ("LLM_MAX_RETRIES", "100"),
+        ("LOG_LEVEL", "LOUD"),
+    ],
+)
+def test_bad_value_raises_a_config_error_naming_the_variable(monkeypatch, variable, value):
+    monkeypatch.setenv(variable, value)
+
+    with pytest.raises(ConfigError) as failed:
+        load_settings()
+
+    message = str(failed.value)
+    assert message.startswith(f"{variable}: ")
+    assert "\n" not in message

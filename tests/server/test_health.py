@@ -1,0 +1,68 @@
+"""Liveness, readiness and Prometheus metrics, as a load balancer and a scraper see them."""
+
+from __future__ import annotations
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from server.app import create_app
+from tests.conftest import make_settings
+from tests.utils.factories import post_task
+
+
+def samples(text: str) -> dict[tuple[str, frozenset], float]:
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+async def test_live_answers_without_a_token(client):
+    response = await client.get("/health/live")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_ready_when_the_database_and_the_bus_answer(client):
+    response = await client.get("/health/ready")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "checks": {"database": "ok", "bus": "ok"}}
+
+
+async def test_not_ready_when_the_database_is_unreachable(tmp_path):
+    settings = make_settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/missing/dir/todo.db")
+    app = create_app(settings, workers=False)  # not started: its database cannot be opened
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        response = await client.get("/health/ready")
+    await app.state.services.db.dispose()
+
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "unavailable"
+    assert body["checks"]["database"].startswith("unavailable")
+
+
+async def test_metrics_count_requests_by_route_and_created_tasks(client, alice):
+    task = await post_task(client, alice.headers, title="Pay rent")
+    await post_task(client, alice.headers, title="Buy milk")
+    await client.get(f"/api/tasks/{task['id']}", headers=alice.headers)
+    await client.get("/api/tasks/999999", headers=alice.headers)
+
+    response = await client.get("/metrics")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    values = samples(response.text)
+
+    def requests(method: str, route: str, status: str) -> float:
+        labels = frozenset({"method": method, "route": route, "status": status}.items())
+        return values.get(("http_requests_total", labels), 0)
+
+    assert requests("POST", "/api/tasks", "201") == 2
+    assert requests("GET", "/api/tasks/{task_id}", "200") == 1
+    assert requests("GET", "/api/tasks/{task_id}", "404") == 1
+    assert values[("tasks_created_total", frozenset())] == 2

@@ -1,0 +1,134 @@
+"""Migrations: an empty database gets the whole schema; an existing one keeps its data."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import insert, inspect, text
+
+from server.db import MIGRATIONS_DIR, Database
+from server.models import ApiToken, Task, User, metadata
+from server.services import build_services
+from server.tasks.service import ListQuery, Status
+from server.users.service import hash_token
+from tests.conftest import make_settings
+from tests.utils.factories import make_task
+
+
+def alembic_config(connection=None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    return config
+
+
+def first_revision() -> str:
+    return ScriptDirectory.from_config(alembic_config()).get_base()
+
+
+def head_revision() -> str:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+async def schema(db: Database) -> tuple[set[str], str]:
+    async with db.engine.connect() as conn:
+        tables = await conn.run_sync(lambda sync: set(inspect(sync).get_table_names()))
+        version = await conn.scalar(text("SELECT version_num FROM alembic_version"))
+    return tables, version
+
+
+async def test_migrate_builds_the_whole_schema_on_an_empty_database(database_url):
+    db = Database(database_url)
+    try:
+        await db.migrate()
+
+        tables, version = await schema(db)
+    finally:
+        await db.dispose()
+    assert tables == set(metadata.tables) | {"alembic_version"}
+    assert version == head_revision()
+
+
+async def test_migrated_schema_matches_the_models(database_url):
+    db = Database(database_url)
+    try:
+        await db.migrate()
+        async with db.engine.connect() as conn:
+            differences = await conn.run_sync(
+                lambda sync: compare_metadata(MigrationContext.configure(sync), metadata)
+            )
+    finally:
+        await db.dispose()
+    assert differences == [], "a model changed without a migration"
+
+
+async def test_migrating_again_changes_nothing(services, alice):
+    task = await make_task(services, alice.user, title="Pay rent")
+    before = await schema(services.db)
+
+    await services.db.migrate()
+    await services.db.migrate()
+
+    assert await schema(services.db) == before
+    assert await services.tasks.get_task(user=alice.user, task_id=task.id) == task
+
+
+async def test_database_from_the_first_migration_upgrades_in_place_keeping_its_data(
+    database_url,
+):
+    # A database as the first release left it: built by the first migration and filled
+    # with rows written against that migration's columns only.
+    db = Database(database_url)
+    async with db.write_engine.begin() as conn:
+        await conn.run_sync(lambda sync: command.upgrade(alembic_config(sync), first_revision()))
+        await _insert_first_release_rows(conn)
+    await db.dispose()
+    services = build_services(make_settings(database_url=database_url))
+    try:
+        await services.db.migrate()
+
+        _, version = await schema(services.db)
+        user = await services.users.authenticate("tda_first-release-token")
+        page = await services.tasks.list_tasks(user=user, query=ListQuery(status=Status.all))
+    finally:
+        await services.db.dispose()
+    assert version == head_revision()
+    assert (user.name, user.timezone) == ("olga", "Europe/Oslo")
+    assert [(t.title, t.due, t.tags) for t in page.tasks] == [
+        ("Renew licence", datetime(2030, 5, 1, 7, 0, tzinfo=UTC), ["admin"])
+    ]
+
+
+async def _insert_first_release_rows(conn) -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    due = datetime(2030, 5, 1, 7, 0, tzinfo=UTC)
+    await conn.execute(
+        insert(User.__table__).values(
+            id=1, name="olga", email=None, timezone="Europe/Oslo", created_at=now
+        )
+    )
+    token = "tda_first-release-token"
+    await conn.execute(
+        insert(ApiToken.__table__).values(
+            user_id=1, prefix=token[:12], token_hash=hash_token(token), created_at=now
+        )
+    )
+    await conn.execute(
+        insert(Task.__table__).values(
+            user_id=1,
+            title="Renew licence",
+            completed=False,
+            priority_rank=4,
+            tags=["admin"],
+            tags_key="|admin|",
+            due=due,
+            due_sort=due,
+            created_at=now,
+            updated_at=now,
+        )
+    )
