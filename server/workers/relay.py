@@ -46,7 +46,7 @@ class OutboxRelay:
         bus: EventBus,
         batch_size: int = 1000,
         poll_seconds: float = 0.025,
-        max_in_flight: int = 8,
+        max_in_flight: int = 20_000,
         standby_seconds: float = 2.0,
         on_published: Callable[[int], None] | None = None,
     ) -> None:
@@ -88,17 +88,21 @@ class OutboxRelay:
 
     async def _relay(self, still_leader: Callable[[], Awaitable[None]]) -> None:
         in_flight: deque[_Batch] = deque()
+        unacked = 0
         cursor = 0
         last_check = time.monotonic()
         try:
             while True:
-                reading = len(in_flight) < self.max_in_flight
+                # Events sent but not yet acknowledged: a slow consumer in process (say,
+                # email retrying) holds its acks without holding up the other consumers.
+                reading = unacked < self.max_in_flight
                 rows = await self._pending(after=cursor) if reading else []
                 if rows:
                     acks = [await self._send(row) for row in rows]
                     in_flight.append(_Batch([row.id for row in rows], asyncio.gather(*acks)))
+                    unacked += len(rows)
                     cursor = rows[-1].id
-                await self._settle(in_flight, wait=not rows)
+                unacked -= await self._settle(in_flight, wait=not rows)
                 if not reading or len(rows) == self.batch_size:
                     continue  # a backlog: read on as soon as there is room
                 if not in_flight:
@@ -116,13 +120,14 @@ class OutboxRelay:
     async def _send(self, row: Row) -> Awaitable:
         return await self.bus.send(topic=row.topic, key=row.key, envelope=row.envelope)
 
-    async def _settle(self, in_flight: deque[_Batch], *, wait: bool) -> None:
-        """Mark acknowledged batches published; raise if the bus refused one."""
+    async def _settle(self, in_flight: deque[_Batch], *, wait: bool) -> int:
+        """Mark acknowledged batches published (returns how many events); raise if the bus
+        refused one."""
         if wait and in_flight and not in_flight[0].acks.done():
             await asyncio.wait([in_flight[0].acks], timeout=self.poll_seconds)
         done = [batch for batch in in_flight if batch.acks.done()]
         if not done:
-            return
+            return 0
         published: list[int] = []
         error: BaseException | None = None
         for batch in done:
@@ -137,6 +142,7 @@ class OutboxRelay:
             await self._mark_published(published)
         if error is not None:
             raise error
+        return sum(len(batch.ids) for batch in done)
 
     # -- storage --------------------------------------------------------------
 

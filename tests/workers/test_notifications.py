@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from server.db import utcnow
+from server.events.live import live_feed
 from server.notifications.email import EmailSender
 from server.notifications.models import Notification
 from server.tasks.alerts import AlertPolicy
@@ -142,3 +144,28 @@ def scheduler_for(services) -> DeadlineScheduler:
         policy=AlertPolicy.from_settings(services.settings),
         interval_seconds=3600,
     )
+
+
+async def test_an_email_being_retried_holds_up_no_other_notification(sqlite_url, smtp):
+    sender = EmailSender(
+        host="127.0.0.1", port=smtp.port, sender="todo@test", attempts=5, backoff_seconds=30
+    )
+    smtp.inbox.fail_next = 1  # ann's first attempt fails: her retry waits 30 s
+    async with started(smtp_settings(sqlite_url, smtp), email=sender) as services:
+        ann = await services.users.create_user(name="ann", email="ann@example.com")
+        bo = await services.users.create_user(name="bo", email="bo@example.com")
+        await task_due_in(services, ann, -5)
+        await eventually(lambda: _email_status(services, ann, "sending"))
+
+        async with live_feed(services):
+            with services.live.subscribe(bo.id) as live:
+                await task_due_in(services, bo, -5)
+                pushed = [await asyncio.wait_for(live.get(), 10) for _ in range(2)]
+
+        assert [event.name for event in pushed] == ["task", "notification"]
+        assert await _email_status(services, ann, "sending")
+
+
+async def _email_status(services, user, status: str) -> bool:
+    found = await notifications_of(services, user)
+    return bool(found) and found[0].email_status == status

@@ -7,7 +7,9 @@ import contextlib
 
 from server.events.bus import InProcessBus
 from server.events.models import OutboxEvent
+from server.services import build_services
 from server.workers.relay import OutboxRelay
+from tests.conftest import make_settings
 from tests.utils.events import eventually, outbox_drained, rows, task_due_in
 
 
@@ -82,3 +84,31 @@ async def test_events_written_while_no_relay_runs_are_sent_when_one_starts(servi
         await eventually(lambda: outbox_drained(services))
 
     assert [e["type"] for e in received] == ["task.created"]
+
+
+async def test_on_postgresql_one_relay_at_a_time_publishes(postgres):
+    """Replicas each run a relay; the advisory lock makes one of them the active one, so
+    events go out once and in order."""
+    services = build_services(make_settings(database_url=postgres.new_database_url()))
+    await services.db.migrate()
+    user = await services.users.create_user(name="ann")
+    for index in range(30):
+        await task_due_in(services, user, 60, title=f"t{index}")
+    bus = InProcessBus()
+    received: list[dict] = []
+
+    async def collect(envelope):
+        received.append(envelope)
+
+    relays = [OutboxRelay(db=services.db, bus=bus, batch_size=4) for _ in range(2)]
+    try:
+        async with bus.subscribe(topic=services.topics.task_events, group="t", handler=collect):
+            tasks = [asyncio.create_task(relay.run()) for relay in relays]
+            await eventually(lambda: outbox_drained(services))
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+    finally:
+        await services.db.dispose()
+
+    assert [e["data"]["task"]["title"] for e in received] == [f"t{i}" for i in range(30)]
