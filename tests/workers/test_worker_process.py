@@ -9,6 +9,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +18,8 @@ from server.services import build_services
 from server.tasks.models import TaskAlert
 from tests.conftest import make_settings
 from tests.utils.events import count, eventually, outbox_drained, task_due_in
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -41,7 +44,7 @@ async def worker(cwd, **env: str) -> AsyncIterator[Worker]:
         "server.cli",
         "worker",
         cwd=cwd,  # away from any .env of the checkout
-        env={**os.environ, "PYTHONPATH": os.getcwd(), **env},
+        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
         stderr=asyncio.subprocess.PIPE,
     )
     running = Worker(process)
