@@ -85,6 +85,9 @@ class Settings(BaseSettings):
         return self.openai_api_key is not None or self.openai_base_url is not None
 
 
+SECRET_FIELDS = {"openai_api_key", "smtp_password", "auth_jwt_secret", "database_url"}
+
+
 class ConfigError(Exception):
     """A setting has a bad value; the message names the variable and the rule."""
 
@@ -95,5 +98,15 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)
     except ValidationError as exc:
         err = exc.errors()[0]
-        name = str(err["loc"][0]).upper() if err["loc"] else "settings"
-        raise ConfigError(f"{name}: {err['msg']} (got {err.get('input')!r})") from None
+        field = str(err["loc"][0]) if err["loc"] else "settings"
+        shown = _shown(field, err.get("input"))
+        raise ConfigError(f"{field.upper()}: {err['msg']}{shown}") from None
+
+
+def _shown(field: str, value: object) -> str:
+    """The bad value, unless it may hold a secret (a key, a password, a URL's credentials)."""
+    if field in SECRET_FIELDS or not isinstance(value, str):
+        return ""
+    if "://" in value and "@" in value:
+        return ""
+    return f" (got {value!r})"

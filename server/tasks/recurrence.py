@@ -21,6 +21,13 @@ SHORTCUTS = {
 LIMITS = {"INTERVAL": (1, 1000), "BYHOUR": (0, 23), "BYMINUTE": (0, 59), "BYSECOND": (0, 59)}
 ORDINAL_WEEKDAY = re.compile(r"^([+-]?[0-9]+)[A-Z]{2}$")
 HINT = "use daily, weekly, monthly, yearly or an RFC 5545 RRULE such as FREQ=WEEKLY;BYDAY=MO"
+# dateutil scans up to year 9999 for a rule that never matches (FREQ=DAILY;BYSETPOS=5),
+# which would block the event loop for seconds. So a rule must occur within the last 29 years
+# of the calendar: the scan is short, and dates and weekdays repeat every 28 years there (no
+# century year breaks the cycle), so a rule that never occurs in that window never occurs.
+PROBE_START = datetime(9999 - 29, 1, 1)  # noqa: DTZ001 (rules run on local time)
+# Tasks repeat at most hourly; finer rules would also make the bounded search costly.
+FREQUENCIES = {"YEARLY", "MONTHLY", "WEEKLY", "DAILY", "HOURLY"}
 
 
 def normalize_rule(value: str) -> str:
@@ -35,16 +42,25 @@ def normalize_rule(value: str) -> str:
         raise ValidationFailed("recurrence", f"{value!r} is not one RRULE; {HINT}")
     _check_limits(rule)
     try:
-        rrulestr(rule, dtstart=datetime(2000, 1, 1))  # noqa: DTZ001 (rules run on local time)
+        parsed = rrulestr(rule, dtstart=PROBE_START)
+        occurs = parsed.replace(count=None, until=None).after(PROBE_START, inc=True)
     except (ValueError, TypeError) as exc:
         raise ValidationFailed(
             "recurrence", f"{value!r} is not a valid RRULE ({exc}); {HINT}"
         ) from None
+    if occurs is None:
+        raise ValidationFailed("recurrence", f"{value!r} never occurs; {HINT}")
     return rule
 
 
 def _check_limits(rule: str) -> None:
     parts = dict(part.partition("=")[::2] for part in rule.split(";"))
+    if parts.get("FREQ") not in FREQUENCIES:
+        raise ValidationFailed(
+            "recurrence", f"FREQ must be one of {', '.join(sorted(FREQUENCIES))}; {HINT}"
+        )
+    if parts["FREQ"] == "HOURLY" and "BYSETPOS" in parts:
+        raise ValidationFailed("recurrence", f"BYSETPOS needs FREQ=DAILY or longer; {HINT}")
     # An ordinal weekday (BYDAY=-1FR) counts within a month or a year.
     within_month = parts.get("FREQ") == "MONTHLY" or "BYMONTH" in parts
     limits = {**LIMITS, "BYDAY": (-5, 5) if within_month else (-53, 53)}

@@ -71,7 +71,8 @@ async def inspect(env: dict[str, str], *args: str) -> dict:
 
 async def test_inspector_lists_and_calls_tools_over_stdio(inspector_env, sqlite_url):
     env = {**inspector_env, "DATABASE_URL": sqlite_url}
-    command = [str(BIN / "todo-agent"), "mcp"]
+    # The Inspector starts the server with an environment of its own: pass the setting on.
+    command = ["-e", f"DATABASE_URL={sqlite_url}", str(BIN / "todo-agent"), "mcp"]
     listed = await inspect(env, *command, "--method", "tools/list")
     assert "add_task" in {tool["name"] for tool in listed["tools"]}
     added = await inspect(

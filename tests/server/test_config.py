@@ -66,3 +66,11 @@ def test_bad_value_raises_a_config_error_naming_the_variable(monkeypatch, variab
     message = str(failed.value)
     assert message.startswith(f"{variable}: ")
     assert "\n" not in message
+
+
+def test_a_config_error_never_repeats_the_database_password(monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://me:hunter2@db:not-a-port/todo")
+    with pytest.raises(ConfigError) as failed:
+        load_settings()
+    assert str(failed.value).startswith("DATABASE_URL: ")
+    assert "hunter2" not in str(failed.value)

@@ -44,6 +44,13 @@ async def author(shared_api):
         pytest.param(
             {**OK, "recurrence": "FREQ=MONTHLY;BYDAY=+40MO"}, "recurrence", id="40th monday"
         ),
+        pytest.param(
+            {**OK, "recurrence": "FREQ=DAILY;BYSETPOS=5"}, "recurrence", id="never occurs"
+        ),
+        pytest.param(
+            {**OK, "recurrence": "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30"}, "recurrence", id="30 feb"
+        ),
+        pytest.param({**OK, "recurrence": "FREQ=MINUTELY"}, "recurrence", id="finer than hourly"),
         pytest.param({**OK, "priority": "urgent"}, "priority", id="unknown priority"),
         pytest.param({**OK, "remind_before_minutes": -1}, "remind_before_minutes", id="negative"),
         pytest.param({"title": 42}, "title", id="number as title"),
