@@ -11,11 +11,17 @@ from server.errors import ValidationFailed
 M = TypeVar("M", bound=BaseModel)
 
 
+# Pydantic names the branch of a union that failed ('due', 'datetime'); users know the field.
+UNION_BRANCHES = {"str", "int", "float", "bool", "datetime", "date", "enum", "none"}
+
+
 def field_path(loc: tuple[Any, ...]) -> str:
-    """('tags', 3) -> 'tags[3]'; ('body', 'title') -> 'title'."""
+    """('tags', 3) -> 'tags[3]'; ('body', 'title') -> 'title'; ('due', 'datetime') -> 'due'."""
     path = ""
     for part in loc:
         if part in ("body", "query", "path", "header"):
+            continue
+        if isinstance(part, str) and (part in UNION_BRANCHES or "[" in part):
             continue
         if isinstance(part, int):
             path += f"[{part}]"
