@@ -129,9 +129,8 @@ class KafkaBus:
     # -- consuming ------------------------------------------------------------
 
     def _consumer(self, topic: str, group: str | None) -> AIOKafkaConsumer:
-        options: dict = {}
         if group is not None:
-            options = {
+            options: dict = {
                 # One group per consumer and topic: "todo-agent.notifications.reminders".
                 "group_id": f"{GROUP_PREFIX}{group}.{topic}",
                 "auto_offset_reset": "earliest",
@@ -156,7 +155,12 @@ class KafkaBus:
             await self._start_consumer(consumer, topic, group)
             failures = 0
             while True:
-                batches = list((await consumer.getmany(timeout_ms=1000)).items())
+                try:
+                    batches = list((await consumer.getmany(timeout_ms=1000)).items())
+                except KafkaError as exc:  # the client reconnects by itself; ask again
+                    logger.warning("consumer %s/%s: %r", topic, group, exc)
+                    await asyncio.sleep(RETRY_SECONDS[1])
+                    continue
                 for index, (partition, records) in enumerate(batches):
                     handled = await self._handle(consumer, partition, records, handler)
                     if handled is None:

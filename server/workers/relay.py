@@ -133,7 +133,7 @@ class OutboxRelay:
         for batch in done:
             in_flight.remove(batch)
             if batch.acks.cancelled():
-                error = error or asyncio.CancelledError("acknowledgement cancelled")
+                error = error or ConnectionError("the bus dropped an acknowledgement")
             elif batch.acks.exception() is not None:
                 error = error or batch.acks.exception()
             else:
