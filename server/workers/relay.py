@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Row, Text, func, select, text, type_coerce, update
+from sqlalchemy import Row, Text, cast, func, select, text, update
 
 from server.db import Database, utcnow
 from server.events.bus import EventBus
@@ -153,7 +153,7 @@ class OutboxRelay:
                 OutboxEvent.id,
                 OutboxEvent.topic,
                 OutboxEvent.key,
-                type_coerce(OutboxEvent.envelope, Text).label("envelope"),
+                cast(OutboxEvent.envelope, Text).label("envelope"),
             )
             .where(OutboxEvent.published_at.is_(None), OutboxEvent.id > after)
             .order_by(OutboxEvent.id)
