@@ -13,10 +13,12 @@ client, `--user` on stdio), never by anything the model writes.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import json
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -137,6 +139,67 @@ class Toolbox:
             logger.warning("tool %s unreachable: %s", name, exc)
             return ToolOutcome.failed(f"{name} could not be reached; try again later")
         return to_outcome(result)
+
+
+class OnDemandSession:
+    """A `ToolSession` whose client opens on first use and closes with `aclose()`.
+
+    A chat whose model never calls a tool then never pays for a session. The client is held
+    open by a task of its own, because an MCP client must be closed by the task that opened
+    it, while the calls come from the agent's per-call tasks. Calls run in the context the
+    client was opened in, as if the holding task made them: an in-process server reads who
+    is acting from there.
+    """
+
+    def __init__(self, open_client: Callable[[], AbstractAsyncContextManager[Client]]) -> None:
+        self._open_client = open_client
+        self._opened: asyncio.Future[tuple[Client, contextvars.Context]] | None = None
+        self._holder: asyncio.Task[None] | None = None
+        self._closing = asyncio.Event()
+
+    @property
+    def instructions(self) -> str | None:
+        opened = self._opened
+        if opened is None or not opened.done() or opened.cancelled() or opened.exception():
+            return None
+        return opened.result()[0].instructions
+
+    async def list_tools(self, *, cursor: str | None = None) -> ListToolsResult:
+        client, context = await self._client()
+        return await asyncio.create_task(client.list_tools(cursor=cursor), context=context.copy())
+
+    async def call_tool(self, name: str, arguments: dict[str, Any] | None = None) -> CallToolResult:
+        client, context = await self._client()
+        call = client.call_tool(name, arguments)
+        # Awaiting the task directly: cancelling the caller cancels the call.
+        return await asyncio.create_task(call, context=context.copy())
+
+    async def aclose(self) -> None:
+        if self._holder is None:
+            return
+        self._closing.set()
+        await asyncio.wait([self._holder])
+
+    async def _client(self) -> tuple[Client, contextvars.Context]:
+        if self._opened is None:
+            self._opened = asyncio.get_running_loop().create_future()
+            self._holder = asyncio.create_task(self._hold(self._opened))
+        # Shielded: a cancelled caller must not cancel the opening that other calls share.
+        return await asyncio.shield(self._opened)
+
+    async def _hold(self, opened: asyncio.Future[tuple[Client, contextvars.Context]]) -> None:
+        try:
+            async with self._open_client() as client:
+                opened.set_result((client, contextvars.copy_context()))
+                await self._closing.wait()
+        except Exception as exc:
+            if opened.done():
+                logger.warning("closing an MCP session failed: %s", exc)
+            else:
+                opened.set_exception(exc)
+        finally:
+            if not opened.done():  # cancelled while opening
+                opened.cancel()
 
 
 @asynccontextmanager

@@ -16,11 +16,12 @@ from typing import Any
 
 import anyio
 from mcp.server import MCPServer
+from mcp_types import Tool
 
-from agent.events import AssistantTurn, Failed, TextDelta, ToolCall, ToolResult
+from agent.events import AgentEvent, AssistantTurn, Failed, TextDelta, ToolCall, ToolResult
 from agent.llm import HOW_TO_CONFIGURE, build_llm_client
 from agent.loop import Agent
-from agent.mcp_client import Toolbox
+from agent.mcp_client import OnDemandSession, Toolbox
 from agent.messages import assistant_message, system_message, tool_message, user_message
 from agent.prompt import system_prompt
 from mcp_tools.session import in_process_client
@@ -70,26 +71,53 @@ def to_model_messages(history: Sequence[Message]) -> list[dict[str, Any]]:
     return messages
 
 
-def embedded_tools(mcp: MCPServer) -> ToolConnector:
-    """Tools of this process's own MCP server, in memory, acting as the given user."""
+class EmbeddedTools:
+    """Sessions on this process's own MCP server, in memory, acting as the given user.
+
+    The server's tools are fixed when it is built, so the first session's listing serves
+    every later one, and a session opens only when the model first calls a tool: a chat
+    does not wait for either before the model starts answering.
+    """
+
+    def __init__(self, mcp: MCPServer) -> None:
+        self.mcp = mcp
+        self._listing: tuple[list[Tool], str | None] | None = None
 
     @asynccontextmanager
-    async def connect(user: User) -> AsyncIterator[Toolbox]:
-        async with in_process_client(mcp, user) as client:
-            yield await Toolbox.load(client)
+    async def __call__(self, user: User) -> AsyncIterator[Toolbox]:
+        session = OnDemandSession(lambda: in_process_client(self.mcp, user))
+        try:
+            if self._listing is None:
+                toolbox = await Toolbox.load(session)
+                self._listing = (list(toolbox.tools.values()), toolbox.instructions)
+            else:
+                toolbox = Toolbox(session, *self._listing)
+            yield toolbox
+        finally:
+            await session.aclose()
 
-    return connect
+
+def embedded_tools(mcp: MCPServer) -> ToolConnector:
+    return EmbeddedTools(mcp)
 
 
 class _Recorder:
-    """Stores one request's messages as they complete; knows what is still unfinished."""
+    """Stores one request's messages as they complete; knows what is still unfinished.
 
-    def __init__(self, conversations: ConversationService, conversation_id: int) -> None:
+    `saving` stores the user's message (and creates a new conversation); every message of
+    the answer is written after it.
+    """
+
+    def __init__(self, conversations: ConversationService, saving: asyncio.Task[int]) -> None:
         self.conversations = conversations
-        self.conversation_id = conversation_id
+        self.saving = saving
         self.pending_text: list[str] = []
         self.open_calls: dict[str, ToolCall] = {}
         self.last_assistant_id: int | None = None
+
+    async def conversation_id(self) -> int:
+        # Shielded: a cancelled request must still store the user's message.
+        return await asyncio.shield(self.saving)
 
     async def assistant(self, turn: AssistantTurn) -> None:
         calls = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in turn.tool_calls]
@@ -131,7 +159,7 @@ class _Recorder:
 
     async def _add(self, message: NewMessage) -> int:
         return await self.conversations.add_message(
-            conversation_id=self.conversation_id, message=message
+            conversation_id=await self.conversation_id(), message=message
         )
 
 
@@ -170,13 +198,17 @@ class Chat:
                 logger.error("chat task failed", exc_info=task.exception())
 
     async def _respond(self, user: User, turn: Turn, emit: Emit) -> None:
-        conversation_id = turn.conversation.id
-        emit("conversation", {"conversation_id": conversation_id})
-        if self.agent is None:
-            emit("error", {"message": HOW_TO_CONFIGURE})
-            return
-        recorder = _Recorder(self.conversations, conversation_id)
+        # `conversation` comes first. Continuing one, its id is known: the user's message is
+        # stored while the model starts answering. A new one waits for the store to give the
+        # id (writing alongside the model call was slower: both compete for the event loop).
+        saving = asyncio.create_task(self.conversations.save_user_message(turn=turn))
+        recorder = _Recorder(self.conversations, saving)
         try:
+            conversation_id = turn.conversation_id or await recorder.conversation_id()
+            emit("conversation", {"conversation_id": conversation_id})
+            if self.agent is None:
+                emit("error", {"message": HOW_TO_CONFIGURE})
+                return
             async with self.connect_tools(user) as tools:
                 prompt = system_prompt(
                     now=utcnow(),
@@ -184,31 +216,53 @@ class Chat:
                     user_name=user.name,
                     server_instructions=tools.instructions,
                 )
-                messages = [system_message(prompt), *to_model_messages(turn.history)]
+                messages = [
+                    system_message(prompt),
+                    *to_model_messages(turn.history),
+                    user_message(turn.text),
+                ]
                 async for event in self.agent.run(messages, tools):
-                    if isinstance(event, TextDelta):
-                        recorder.pending_text.append(event.text)
-                        emit("delta", {"text": event.text})
-                    elif isinstance(event, AssistantTurn):
-                        await recorder.assistant(event)
-                        for call in event.tool_calls:
-                            emit("tool_call", _tool_call_data(call))
-                    elif isinstance(event, ToolResult):
-                        await recorder.tool_result(event)
-                        emit("tool_result", _tool_result_data(event))
-                    elif isinstance(event, Failed):
-                        await recorder.unfinished()
-                        emit("error", {"message": event.message})
+                    if not await self._handle(event, recorder, emit):
                         return
+            emit("done", {"message_id": recorder.last_assistant_id})
         except asyncio.CancelledError:
-            await recorder.unfinished()
+            await asyncio.wait([saving])  # the user's message is kept whatever happens
+            if _succeeded(saving):
+                await recorder.unfinished()
             raise
         except Exception:
-            logger.exception("chat in conversation %s failed", conversation_id)
+            logger.exception("chat for user %s failed", user.id)
+            await asyncio.wait([saving])
+            if not _succeeded(saving):
+                emit("error", {"message": "Could not store your message; try again shortly."})
+                return
             await recorder.unfinished()
             emit("error", {"message": "Something went wrong while answering; try again."})
-            return
-        emit("done", {"message_id": recorder.last_assistant_id})
+
+    @staticmethod
+    async def _handle(event: AgentEvent, recorder: _Recorder, emit: Emit) -> bool:
+        """Store and send one agent event; False when the answer ended in an error."""
+        if isinstance(event, TextDelta):
+            recorder.pending_text.append(event.text)
+            emit("delta", {"text": event.text})
+            # Let the response stream send it now, before the next chunk is read.
+            await asyncio.sleep(0)
+        elif isinstance(event, AssistantTurn):
+            await recorder.assistant(event)
+            for call in event.tool_calls:
+                emit("tool_call", _tool_call_data(call))
+        elif isinstance(event, ToolResult):
+            await recorder.tool_result(event)
+            emit("tool_result", _tool_result_data(event))
+        elif isinstance(event, Failed):
+            await recorder.unfinished()
+            emit("error", {"message": event.message})
+            return False
+        return True
+
+
+def _succeeded(task: asyncio.Task[Any]) -> bool:
+    return not task.cancelled() and task.exception() is None
 
 
 def _tool_call_data(call: ToolCall) -> dict[str, Any]:

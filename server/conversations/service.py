@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.conversations.models import (
@@ -51,11 +51,12 @@ class NewMessage:
 
 @dataclass(frozen=True, slots=True)
 class Turn:
-    """A chat request's start: its conversation, the stored user message and the history."""
+    """A chat request, checked and read but not yet stored (see `save_user_message`)."""
 
-    conversation: ConversationPublic
-    message_id: int
-    history: list[Message]  # oldest first, ending with the new user message
+    user: User
+    conversation_id: int | None  # None: a new conversation, created with the message
+    text: str
+    history: list[Message]  # the earlier messages that fit the budget, oldest first
 
 
 def _size(message: Message) -> int:
@@ -131,71 +132,92 @@ class ConversationService:
 
     # -- chat -----------------------------------------------------------------
 
-    async def start_turn(self, *, user: User, conversation_id: int | None, text: str) -> Turn:
-        """Store the user's message (in a new conversation when no id is given) and return
-        the history to send to the model."""
+    async def begin_turn(self, *, user: User, conversation_id: int | None, text: str) -> Turn:
+        """Check a chat request and read the history it continues; nothing is written yet,
+        so the model call need not wait for a write."""
         if not text.strip():
             raise ValidationFailed("message", "must not be empty")
         if len(text) > MESSAGE_MAX:
             raise ValidationFailed("message", f"at most {MESSAGE_MAX} characters")
+        if conversation_id is None:
+            return Turn(user=user, conversation_id=None, text=text, history=[])
+        async with self.db.session() as session:
+            await self._load(session, user, conversation_id)
+            rows = await self._recent(session, conversation_id)
+        pending = Message(conversation_id=conversation_id, role="user", content=text)
+        history = bound_history([*rows, pending], self.history_chars)[:-1]
+        return Turn(user=user, conversation_id=conversation_id, text=text, history=history)
+
+    async def save_user_message(self, *, turn: Turn) -> int:
+        """Store the turn's message, creating its conversation if new; the conversation id."""
         now = utcnow()
         async with self.db.transaction() as session:
-            if conversation_id is None:
-                conversation = Conversation(
-                    user_id=user.id, title=_title(text), created_at=now, updated_at=now
+            if turn.conversation_id is None:
+                conversation_id = await session.scalar(
+                    insert(Conversation)
+                    .values(
+                        user_id=turn.user.id,
+                        title=_title(turn.text),
+                        created_at=now,
+                        updated_at=now,
+                    )
+                    .returning(Conversation.id)
                 )
-                session.add(conversation)
-                await session.flush()
             else:
-                conversation = await self._load(session, user, conversation_id)
-                conversation.updated_at = now
-            message = Message(
-                conversation_id=conversation.id, role="user", content=text, created_at=now
-            )
-            session.add(message)
-            await session.flush()
-            history = (
-                [message]
-                if conversation_id is None
-                else await self._history(session, conversation.id)
-            )
-        return Turn(conversation=_public(conversation), message_id=message.id, history=history)
+                conversation_id = turn.conversation_id
+                await self._touch(session, conversation_id, now)
+            await self._insert(session, conversation_id, NewMessage("user", turn.text), now)
+        return conversation_id
 
     async def add_message(self, *, conversation_id: int, message: NewMessage) -> int:
-        """Store one message of a conversation whose owner was checked by `start_turn`."""
+        """Store one message of a conversation whose owner was checked by `begin_turn`."""
         now = utcnow()
-        row = Message(
-            conversation_id=conversation_id,
-            role=message.role,
-            content=message.content,
-            tool_calls=message.tool_calls,
-            tool_call_id=message.tool_call_id,
-            name=message.name,
-            is_error=message.is_error,
-            created_at=now,
-        )
         async with self.db.transaction() as session:
-            session.add(row)
-            await session.execute(
-                update(Conversation)
-                .where(Conversation.id == conversation_id)
-                .values(updated_at=now)
+            message_id = await self._insert(session, conversation_id, message, now)
+            await self._touch(session, conversation_id, now)
+        return message_id
+
+    # Core statements rather than ORM objects: these run for every message of every chat.
+    @staticmethod
+    async def _insert(
+        session: AsyncSession, conversation_id: int, message: NewMessage, now: datetime
+    ) -> int:
+        return await session.scalar(
+            insert(Message)
+            .values(
+                conversation_id=conversation_id,
+                role=message.role,
+                content=message.content,
+                tool_calls=message.tool_calls,
+                tool_call_id=message.tool_call_id,
+                name=message.name,
+                is_error=message.is_error,
+                created_at=now,
             )
-        return row.id
+            .returning(Message.id)
+        )
+
+    @staticmethod
+    async def _touch(session: AsyncSession, conversation_id: int, now: datetime) -> None:
+        await session.execute(
+            update(Conversation).where(Conversation.id == conversation_id).values(updated_at=now)
+        )
 
     async def load_history(self, *, conversation_id: int) -> list[Message]:
         """The bounded history of a conversation, as the model gets it."""
         async with self.db.session() as session:
-            return await self._history(session, conversation_id)
+            rows = await self._recent(session, conversation_id)
+        return bound_history(rows, self.history_chars)
 
-    async def _history(self, session: AsyncSession, conversation_id: int) -> list[Message]:
+    @staticmethod
+    async def _recent(session: AsyncSession, conversation_id: int) -> list[Message]:
         rows = await session.scalars(
             select(Message)
             .where(Message.conversation_id == conversation_id)
             .order_by(Message.id.desc())
             .limit(HISTORY_ROWS_MAX)
         )
-        return bound_history(list(reversed(rows.all())), self.history_chars)
+        return list(reversed(rows.all()))
 
     # -- reads ----------------------------------------------------------------
 

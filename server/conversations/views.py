@@ -38,9 +38,8 @@ class ChatRequest(BaseModel):
 async def chat(body: ChatRequest, user: CurrentUser, chat: ChatDep) -> StreamingResponse:
     """Answer `message` as a stream of SSE events: conversation, delta, tool_call,
     tool_result, then done (or error)."""
-    # Stored before the stream starts: a bad request is a plain HTTP error, and the
-    # user's message is kept whatever happens next.
-    turn = await chat.conversations.start_turn(
+    # Checked before the stream starts, so a bad request is a plain HTTP error.
+    turn = await chat.conversations.begin_turn(
         user=user, conversation_id=body.conversation_id, text=body.message
     )
     return StreamingResponse(

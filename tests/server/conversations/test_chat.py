@@ -38,7 +38,7 @@ async def test_a_tool_call_really_adds_the_task_and_events_arrive_in_order(
     call, result = events[1][1], events[2][1]
     assert call["name"] == "add_task"
     assert call["arguments"] == {"title": "Buy milk", "priority": "high"}
-    assert result["id"] == call["id"] and result["ok"] is True
+    assert result["id"] == call["id"] and result["ok"] is True, result
     assert result["result"]["title"] == "Buy milk"
     assert text(events) == "Added **Buy milk** with high priority."
     assert await titles(services, alice) == ["Buy milk"]

@@ -8,9 +8,11 @@ import json
 import httpx
 
 from server.app import create_app
+from server.conversations.chat import NO_RESULT, EmbeddedTools
 from tests.utils.chat import chat
-from tests.utils.fake_llm import Reply
+from tests.utils.fake_llm import Reply, ToolCall
 from tests.utils.servers import serve_app
+from tests.utils.toy_mcp import Toy, toy_server
 
 
 async def eventually(condition, attempts: int = 500) -> None:
@@ -63,3 +65,39 @@ async def test_leaving_mid_stream_cancels_the_model_call_and_keeps_the_partial_t
     sent = fake_llm.last_request.messages
     assert [m["role"] for m in sent] == ["system", "user", "assistant", "user"]
     assert sent[2]["content"] == partial.content
+
+
+async def test_leaving_during_a_tool_call_cancels_it_and_the_conversation_goes_on(
+    settings, services, alice, fake_llm
+):
+    toy = Toy()
+    fake_llm.script(Reply(tool_calls=[ToolCall("slow", {}, id="call_slow")]))
+    app = create_app(settings, workers=False, services=services)
+    async with serve_app(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as client:
+        app.state.chat.connect_tools = EmbeddedTools(toy_server(toy))
+        async with client.stream(
+            "POST", "/api/chat", json={"message": "do the slow thing"}, headers=alice.headers
+        ) as response:
+            async for line in response.aiter_lines():
+                if line.startswith("data:") and "conversation_id" in line:
+                    conversation_id = json.loads(line[5:])["conversation_id"]
+                if line == "event: tool_call":
+                    break
+            await toy.slow_started.wait()
+
+        await asyncio.wait_for(toy.slow_cancelled.wait(), timeout=10)
+
+        async def kept() -> bool:
+            detail = await services.conversations.get_conversation(
+                user=alice.user, conversation_id=conversation_id
+            )
+            return len(detail.messages) == 3
+
+        await eventually(kept)
+        fake_llm.script("Let me try again later.")
+        events = await chat(client, alice.headers, "well?", conversation_id=conversation_id)
+
+    assert events[-1][0] == "done"
+    sent = fake_llm.last_request.messages
+    assert [m["role"] for m in sent] == ["system", "user", "assistant", "tool", "user"]
+    assert sent[3] == {"role": "tool", "tool_call_id": "call_slow", "content": NO_RESULT}
