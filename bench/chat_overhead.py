@@ -1,0 +1,243 @@
+"""Time to the first text delta: through POST /api/chat versus the provider called directly.
+
+Three processes: the scripted provider (tests/utils/fake_llm.py), `todo-agent serve` on a
+fresh SQLite file pointed at it, and this client. For each concurrency level the same
+number of chats go to the provider directly (the baseline: a streamed Chat Completions
+request) and through the server (a new conversation each: auth, store the message, open
+the in-process MCP session and list the tools, call the provider, relay the SSE), in
+alternating phases; the report is the difference and ratio of the percentiles.
+
+    .venv/bin/python bench/chat_overhead.py [--requests 400] [--concurrency 1 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+REPLY = "Hello! You have three tasks due today: call mum, pay the rent and water the plants."
+MESSAGE = "What is due today?"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def wait_ready(url: str, process: asyncio.subprocess.Process) -> None:
+    async with httpx.AsyncClient() as client:
+        for _ in range(300):
+            if process.returncode is not None:
+                raise RuntimeError(f"{url}: the process exited with {process.returncode}")
+            with contextlib.suppress(httpx.HTTPError):
+                if (await client.get(url)).status_code < 500:
+                    return
+            await asyncio.sleep(0.05)
+    raise RuntimeError(f"{url} never answered")
+
+
+@contextlib.asynccontextmanager
+async def provider() -> AsyncIterator[str]:
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "tests.utils.fake_llm", "--port", str(port), "--reply", REPLY),
+        cwd=ROOT,
+        stdout=asyncio.subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": os.environ.get("PYTHONPATH", str(ROOT))},
+    )
+    try:
+        await wait_ready(f"http://127.0.0.1:{port}/v1/models", process)
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        process.terminate()
+        await process.wait()
+
+
+@contextlib.asynccontextmanager
+async def server(base_url: str, workdir: str) -> AsyncIterator[tuple[str, str]]:
+    """`todo-agent serve` on a fresh database; yields its URL and the first user's token."""
+    port = free_port()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key in ("PATH", "HOME", "LANG", "TMPDIR", "VIRTUAL_ENV", "PYTHONPATH")
+    }
+    env |= {
+        "DATABASE_URL": f"sqlite+aiosqlite:///{workdir}/bench.db",
+        "OPENAI_BASE_URL": base_url,
+        "LLM_MODEL": "fake-model",
+        "LOG_LEVEL": "WARNING",
+    }
+    process = await asyncio.create_subprocess_exec(
+        *(str(BIN / "todo-agent"), "serve", "--port", str(port), "--no-workers"),
+        cwd=workdir,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        token = None
+        while line := (await process.stdout.readline()).decode():
+            if line.startswith("API token"):
+                token = line.rsplit(":", 1)[1].strip()
+                break
+        if not token:
+            raise RuntimeError("the server printed no token")
+        url = f"http://127.0.0.1:{port}"
+        await wait_ready(f"{url}/health/live", process)
+        yield url, token
+    finally:
+        process.terminate()
+        await process.wait()
+
+
+async def first_delta_direct(client: httpx.AsyncClient, base_url: str) -> float:
+    body = {
+        "model": "fake-model",
+        "stream": True,
+        "messages": [{"role": "system", "content": "bench"}, {"role": "user", "content": MESSAGE}],
+    }
+    start = time.perf_counter()
+    first = None
+    async with client.stream("POST", f"{base_url}/chat/completions", json=body) as response:
+        response.raise_for_status()
+        async for line in response.aiter_lines():
+            if first is None and line.startswith("data: {"):
+                choices = json.loads(line[6:])["choices"]
+                if choices and choices[0]["delta"].get("content"):
+                    first = time.perf_counter() - start
+    assert first is not None, "no text delta"
+    return first
+
+
+async def first_delta_chat(
+    client: httpx.AsyncClient, url: str, token: str, conversation_id: int | None = None
+) -> tuple[float, int]:
+    """Time to the first delta event, and the conversation it went to."""
+    headers = {"Authorization": f"Bearer {token}"}
+    body = {"message": MESSAGE, "conversation_id": conversation_id}
+    start = time.perf_counter()
+    first = None
+    async with client.stream("POST", f"{url}/api/chat", json=body, headers=headers) as response:
+        response.raise_for_status()
+        lines = response.aiter_lines()
+        async for line in lines:
+            if line.startswith("data:") and conversation_id is None:
+                conversation_id = json.loads(line[5:])["conversation_id"]
+            elif first is None and line == "event: delta":
+                first = time.perf_counter() - start
+            elif line == "event: error":
+                raise RuntimeError("the chat answered with an error event")
+    assert first is not None and conversation_id is not None, "no delta event"
+    return first, conversation_id
+
+
+class Continuing:
+    """Chats that continue a conversation, starting a new one every `length` messages."""
+
+    def __init__(self, client: httpx.AsyncClient, url: str, token: str, length: int = 10) -> None:
+        self.client, self.url, self.token, self.length = client, url, token, length
+        self.conversations: list[tuple[int, int]] = []  # (id, messages sent), free to reuse
+
+    async def __call__(self) -> float:
+        conversation_id, sent = self.conversations.pop() if self.conversations else (None, 0)
+        if conversation_id is None:  # open one first: only continuing chats are timed
+            _, conversation_id = await first_delta_chat(self.client, self.url, self.token)
+        elapsed, _ = await first_delta_chat(self.client, self.url, self.token, conversation_id)
+        if sent + 2 < self.length:
+            self.conversations.append((conversation_id, sent + 2))
+        return elapsed
+
+
+async def run_phase(
+    call: Callable[[], Awaitable[float]], requests: int, concurrency: int
+) -> list[float]:
+    """`requests` calls from `concurrency` workers in a closed loop; their latencies."""
+    latencies: list[float] = []
+    remaining = iter(range(requests))
+
+    async def worker() -> None:
+        for _ in remaining:
+            latencies.append(await call())
+
+    async with asyncio.TaskGroup() as group:
+        for _ in range(concurrency):
+            group.create_task(worker())
+    return latencies
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=400, help="chats per path and level")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 50])
+    args = parser.parse_args()
+
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+    with tempfile.TemporaryDirectory() as workdir:
+        async with (
+            provider() as base_url,
+            server(base_url, workdir) as (url, token),
+            httpx.AsyncClient(limits=limits, timeout=60) as client,
+        ):
+
+            def direct() -> Awaitable[float]:
+                return first_delta_direct(client, base_url)
+
+            async def new_chat() -> float:
+                return (await first_delta_chat(client, url, token))[0]
+
+            continuing = Continuing(client, url, token)
+            paths: dict[str, Callable[[], Awaitable[float]]] = {
+                "direct": direct,
+                "new": new_chat,
+                "continue": continuing,
+            }
+
+            for call in paths.values():  # warm up every path and its connections
+                await run_phase(call, 50, 5)
+            print(f"time to first text delta, {args.requests} chats per path and level (ms)")
+            print("direct: the provider itself; new/continue: POST /api/chat starting or")
+            print("continuing a conversation; +p50/+p99: added to direct in this run")
+            print(
+                f"{'concurrency':>11} {'path':>9} {'p50':>8} {'p99':>8}"
+                f" {'+p50':>8} {'+p99':>8} {'x p50':>6}"
+            )
+            for concurrency in args.concurrency:
+                samples: dict[str, list[float]] = {name: [] for name in paths}
+                # Alternate phases so drift (caches, the database growing) hits all alike.
+                half = args.requests // 2
+                for _ in range(2):
+                    for name, call in paths.items():
+                        samples[name] += await run_phase(call, half, concurrency)
+                base50 = percentile(samples["direct"], 0.5) * 1000
+                base99 = percentile(samples["direct"], 0.99) * 1000
+                for name, values in samples.items():
+                    p50 = percentile(values, 0.5) * 1000
+                    p99 = percentile(values, 0.99) * 1000
+                    print(
+                        f"{concurrency:>11} {name:>9} {p50:8.2f} {p99:8.2f}"
+                        f" {p50 - base50:8.2f} {p99 - base99:8.2f} {p50 / base50:6.2f}"
+                    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
