@@ -1,7 +1,8 @@
 """Conversations and their messages: every user message, assistant reply, tool call and result.
 
-The server keeps no chat state between requests: each request starts by storing the user's
-message and reading the history back, so any replica can continue any conversation.
+The server keeps no chat state between requests: each request reads the history it continues
+from here and stores every message as it completes, so any replica can continue any
+conversation, even after a restart.
 """
 
 from __future__ import annotations
