@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     scheduler_interval_seconds: float = Field(default=30.0, gt=0)
     reminder_lead_minutes: int = Field(default=30, ge=0, le=60 * 24 * 365)
     overdue_after_minutes: int = Field(default=60, ge=0, le=60 * 24 * 365)
+    # Published outbox rows and processed-event ids are kept this long. A consumer must still
+    # know an event id when the event can be delivered again: keep it at least the topics'
+    # retention on Kafka (168 hours by default).
+    event_retention_hours: int = Field(default=168, ge=1, le=24 * 365 * 10)
 
     auth_jwt_secret: SecretStr | None = None
 

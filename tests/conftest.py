@@ -34,6 +34,7 @@ for _name in list(os.environ):
         "OVERDUE",
         "AUTH",
         "AGENT",
+        "EVENT",
     }:
         del os.environ[_name]
 

@@ -33,6 +33,8 @@ class ProcessedEvent(SQLModel, table=True):
     """An event a consumer has applied: its effects happen once however often it arrives."""
 
     __tablename__ = "processed_events"
+    # Retention deletes the oldest ids first (server/workers/retention.py).
+    __table_args__ = (Index("ix_processed_events_processed_at", "processed_at"),)
 
     consumer: str = Field(max_length=64, primary_key=True)
     event_id: str = Field(max_length=36, primary_key=True)

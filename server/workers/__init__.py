@@ -1,1 +1,1 @@
-"""Background workers: outbox relay, deadline scheduler and event consumers."""
+"""Background workers: outbox relay, deadline scheduler, event consumers and retention."""

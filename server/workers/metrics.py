@@ -20,6 +20,12 @@ class WorkerMetrics:
             ["consumer", "outcome"],
             registry=registry,
         )
+        self.pruned = Counter(
+            "event_rows_pruned_total",
+            "Rows deleted by event retention, by table (outbox | processed_events)",
+            ["table"],
+            registry=registry,
+        )
         self.alerts = Counter(
             "deadline_alerts_total", "Deadline alerts emitted by the scheduler", registry=registry
         )

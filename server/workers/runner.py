@@ -1,9 +1,11 @@
-"""Starts and stops the background workers: consumers, outbox relay, deadline scheduler.
+"""Starts and stops the background workers: consumers, outbox relay, deadline scheduler,
+event retention.
 
-They start in that order and stop in reverse: the scheduler stops making alerts, the relay
-stops sending, then the consumers finish. Each runs as one owned asyncio task that is
-cancelled and awaited on exit; whatever a cancelled worker had not committed is done again
-after restart (pending outbox rows are resent, uncommitted Kafka offsets are re-read).
+They start in that order and stop in reverse: retention stops deleting, the scheduler stops
+making alerts, the relay stops sending, then the consumers finish. Each runs as one owned
+asyncio task that is cancelled and awaited on exit; whatever a cancelled worker had not
+committed is done again after restart (pending outbox rows are resent, uncommitted Kafka
+offsets are re-read).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import logging
 import signal
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import AsyncExitStack
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from server.config import Settings
@@ -23,6 +26,7 @@ from server.tasks.alerts import AlertPolicy
 from server.workers.consumers import build_consumers
 from server.workers.metrics import worker_metrics
 from server.workers.relay import OutboxRelay
+from server.workers.retention import EventRetention, SweepResult
 from server.workers.scheduler import DeadlineScheduler, TickResult
 
 if TYPE_CHECKING:
@@ -58,6 +62,10 @@ async def run_workers(
     def outcome(consumer: str, result: str) -> None:
         metrics.consumed.labels(consumer, result).inc()
 
+    def pruned(result: SweepResult) -> None:
+        metrics.pruned.labels("outbox").inc(result.outbox)
+        metrics.pruned.labels("processed_events").inc(result.processed_events)
+
     async with AsyncExitStack() as stack:
         for consumer in build_consumers(services, email=email):
             delivery = Delivery(db=services.db, consumer=consumer, on_outcome=outcome)
@@ -74,7 +82,13 @@ async def run_workers(
             on_tick=counted,
         )
         await stack.enter_async_context(background("deadline scheduler", scheduler.run()))
-        logger.info("workers running: consumers, outbox relay, deadline scheduler")
+        retention = EventRetention(
+            db=services.db,
+            retention=timedelta(hours=services.settings.event_retention_hours),
+            on_sweep=pruned,
+        )
+        await stack.enter_async_context(background("event retention", retention.run()))
+        logger.info("workers running: consumers, outbox relay, deadline scheduler, event retention")
         yield
 
 

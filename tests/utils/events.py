@@ -13,11 +13,14 @@ from sqlalchemy import func, select
 
 from server.config import Settings
 from server.db import utcnow
+from server.events.bus import Envelope
 from server.events.models import OutboxEvent
 from server.services import Services, build_services
+from server.tasks.alerts import AlertPolicy
 from server.tasks.models import TaskCreate, TaskPublic
 from server.users.models import User
 from server.workers.runner import run_workers
+from server.workers.scheduler import DeadlineScheduler
 
 T = TypeVar("T")
 
@@ -57,6 +60,20 @@ async def task_due_in(
     return await services.tasks.create_task(
         user=user, data=TaskCreate(title=title, due=due, **fields)
     )
+
+
+async def an_alert(services: Services, user: User) -> Envelope:
+    """The alert event of a task that fell due five minutes ago, as the scheduler wrote it."""
+    await task_due_in(services, user, -5)
+    scheduler = DeadlineScheduler(
+        db=services.db,
+        topics=services.topics,
+        policy=AlertPolicy.from_settings(services.settings),
+        interval_seconds=1,
+    )
+    await scheduler.tick()
+    [row] = await rows(services, OutboxEvent, OutboxEvent.topic == services.topics.reminders)
+    return row.envelope
 
 
 @asynccontextmanager

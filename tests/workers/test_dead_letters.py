@@ -10,13 +10,11 @@ import sys
 import pytest
 
 from server.events.consumer import Consumer, Delivery
-from server.events.models import DeadLetter, OutboxEvent
+from server.events.models import DeadLetter
 from server.notifications.models import Notification
 from server.services import build_services
-from server.tasks.alerts import AlertPolicy
-from server.workers.scheduler import DeadlineScheduler
 from tests.conftest import make_settings
-from tests.utils.events import count, rows, task_due_in
+from tests.utils.events import an_alert, count, rows
 
 
 def failing(name: str, topic: str, calls: list[dict]) -> Consumer:
@@ -25,19 +23,6 @@ def failing(name: str, topic: str, calls: list[dict]) -> Consumer:
         raise RuntimeError("database is down")
 
     return Consumer(name=name, topic=topic, types=frozenset({"task.due"}), handle=handle)
-
-
-async def an_alert(services, user) -> dict:
-    await task_due_in(services, user, -5)
-    scheduler = DeadlineScheduler(
-        db=services.db,
-        topics=services.topics,
-        policy=AlertPolicy.from_settings(services.settings),
-        interval_seconds=1,
-    )
-    await scheduler.tick()
-    [row] = await rows(services, OutboxEvent, OutboxEvent.topic == services.topics.reminders)
-    return row.envelope
 
 
 def cli(database_url: str, *args: str) -> subprocess.CompletedProcess:
