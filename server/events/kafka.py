@@ -5,6 +5,11 @@ Producer: idempotent with acks=all. Brokers that refuse aiokafka's InitProducerI
 aiokafka keeps one batch in flight per partition, so order per key holds either way, and a
 retried duplicate is absorbed by the idempotent consumers.
 
+Topics: created at start when missing, with TOPIC_PARTITIONS partitions and a replication
+factor of up to TOPIC_REPLICATION (no more than the cluster has brokers); create them
+beforehand for other settings. A broker that refuses to create them gets a warning and is
+left to auto-create them when they are first used.
+
 Consumers: one per subscription. A group consumer commits a partition's offsets only after
 its handler has finished with every event up to them (at-least-once); a broadcast
 subscription (`group=None`) reads every partition from the latest offset and commits nothing.
@@ -20,12 +25,14 @@ import logging
 from collections.abc import AsyncIterator
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import (
     CommitFailedError,
     IllegalStateError,
     IncompatibleBrokerVersion,
     KafkaConnectionError,
     KafkaError,
+    TopicAlreadyExistsError,
     UnknownError,
     UnsupportedVersionError,
 )
@@ -39,6 +46,10 @@ logger = logging.getLogger(__name__)
 
 GROUP_PREFIX = "todo-agent."
 RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0)
+# Partitions bound how many members of a consumer group share the work; keys keep their
+# order within a partition whatever the count.
+TOPIC_PARTITIONS = 6
+TOPIC_REPLICATION = 3
 
 
 def encode(envelope: Outgoing) -> bytes:
@@ -71,6 +82,11 @@ class KafkaBus:
             )
             self.idempotent = False
             self._producer = await self._start_producer(idempotent=False)
+        try:
+            await self._create_missing_topics()
+        except BaseException:
+            await self.__aexit__()
+            raise
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -96,6 +112,49 @@ class KafkaBus:
                 raise Unavailable(f"Kafka at {self.servers} is unreachable: {exc}") from None
             raise
         return producer
+
+    async def _create_missing_topics(self) -> None:
+        """Create the topics the cluster does not have yet; see the module docstring."""
+        try:
+            cluster = await self.producer.client.fetch_all_metadata()
+            missing = [topic for topic in self.topics.all() if topic not in cluster.topics()]
+            if not missing:
+                return
+            replication = max(1, min(TOPIC_REPLICATION, len(cluster.brokers())))
+            admin = AIOKafkaAdminClient(
+                bootstrap_servers=self.servers, client_id="todo-agent", request_timeout_ms=10_000
+            )
+            try:
+                await admin.start()
+                response = await admin.create_topics(
+                    [NewTopic(topic, TOPIC_PARTITIONS, replication) for topic in missing]
+                )
+            finally:
+                await admin.close()
+        except (TimeoutError, KafkaError) as exc:
+            logger.warning(
+                "could not create the Kafka topics at %s (%r): relying on auto-creation",
+                self.servers,
+                exc,
+            )
+            return
+        for topic, code, *message in response.topic_errors:
+            if code == 0:
+                logger.info(
+                    "created Kafka topic %s (%d partitions, replication factor %d)",
+                    topic,
+                    TOPIC_PARTITIONS,
+                    replication,
+                )
+            elif code != TopicAlreadyExistsError.errno:  # "exists": another process made it
+                logger.warning(
+                    "Kafka at %s refused to create topic %s (error %d %s): relying on "
+                    "auto-creation",
+                    self.servers,
+                    topic,
+                    code,
+                    message[0] if message else "",
+                )
 
     @property
     def producer(self) -> AIOKafkaProducer:

@@ -1,11 +1,17 @@
-"""The same workers through Kafka (Tansu): exactly-once effects, scale-out and outages."""
+"""The same workers through Kafka (Tansu): exactly-once effects, scale-out and outages; the
+bus creates its topics."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import UnsupportedVersionError
 
+from server.events.kafka import TOPIC_PARTITIONS, KafkaBus
+from server.events.outbox import Topics
 from server.notifications.models import Notification
 from server.tasks.models import TaskAlert
 from tests.conftest import make_settings
@@ -100,3 +106,55 @@ async def notified(services, expected: int) -> bool:
 
 async def _has_alerts(services, expected: int) -> bool:
     return await count(services, TaskAlert) >= expected
+
+
+async def partitions_by_topic(broker: Tansu) -> dict[str, int]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=broker.bootstrap_servers)
+    await admin.start()
+    try:
+        # Every topic's metadata: asking for named ones would have the broker create them.
+        return {t["topic"]: len(t["partitions"]) for t in await admin.describe_topics()}
+    finally:
+        await admin.close()
+
+
+def topic_logs(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if "topic" in r.getMessage()]
+
+
+async def test_the_bus_creates_its_topics_when_it_starts(kafka, caplog):
+    settings = make_settings(**kafka.settings())
+    topics = Topics.from_settings(settings)
+
+    with caplog.at_level(logging.INFO, logger="server.events.kafka"):
+        async with KafkaBus(settings=settings, topics=topics):
+            found = await partitions_by_topic(kafka)
+        created = topic_logs(caplog)
+        caplog.clear()
+        async with KafkaBus(settings=settings, topics=topics):  # they exist now: nothing to do
+            pass
+
+    assert {topic: found.get(topic) for topic in topics.all()} == dict.fromkeys(
+        topics.all(), TOPIC_PARTITIONS
+    )
+    assert len(created) == 3
+    assert topic_logs(caplog) == []
+
+
+async def test_a_broker_refusing_to_create_topics_leaves_it_to_auto_creation(
+    kafka, caplog, monkeypatch
+):
+    async def refuse(self, new_topics, **options):
+        raise UnsupportedVersionError("CreateTopics")
+
+    monkeypatch.setattr(AIOKafkaAdminClient, "create_topics", refuse)
+    settings = make_settings(**kafka.settings())
+    topics = Topics.from_settings(settings)
+
+    with caplog.at_level(logging.WARNING, logger="server.events.kafka"):
+        async with KafkaBus(settings=settings, topics=topics) as bus:
+            await bus.publish(topic=topics.reminders, key="1", envelope={"id": "e1"})
+
+    [warning] = topic_logs(caplog)
+    assert "relying on auto-creation" in warning
+    assert topics.reminders in await partitions_by_topic(kafka)
