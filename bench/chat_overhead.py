@@ -1,11 +1,16 @@
 """Time to the first text delta: through POST /api/chat versus the provider called directly.
 
-Three processes: the scripted provider (tests/utils/fake_llm.py), `todo-agent serve` on a
-fresh SQLite file pointed at it, and this client. For each concurrency level the same
-number of chats go to the provider directly (the baseline: a streamed Chat Completions
-request) and through the server (a new conversation each: auth, store the message, open
-the in-process MCP session and list the tools, call the provider, relay the SSE), in
-alternating phases; the report is the difference and ratio of the percentiles.
+Three processes: the scripted provider (tests/utils/fake_llm.py), `todo-agent serve
+--no-workers` on a fresh SQLite file pointed at it, and this client. For each concurrency
+level the same number of requests take each path, in alternating phases:
+
+- direct: a streamed Chat Completions request straight to the provider (the baseline);
+- new: POST /api/chat opening a conversation (auth, store the message and the
+  conversation, prompt and tool definitions, the provider call, the SSE relay);
+- continue: POST /api/chat continuing one (auth, read the bounded history; the message is
+  stored while the provider answers).
+
+The report gives each path's p50 and p99 and what it adds to the baseline of the same run.
 
     .venv/bin/python bench/chat_overhead.py [--requests 400] [--concurrency 1 50]
 """
@@ -14,9 +19,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import json
 import os
+import socket
 import sys
 import tempfile
 import time
@@ -32,8 +39,6 @@ MESSAGE = "What is due today?"
 
 
 def free_port() -> int:
-    import socket
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -147,19 +152,25 @@ async def first_delta_chat(
 
 
 class Continuing:
-    """Chats that continue a conversation, starting a new one every `length` messages."""
+    """Chats that continue conversations opened beforehand (untimed), round robin."""
 
-    def __init__(self, client: httpx.AsyncClient, url: str, token: str, length: int = 10) -> None:
-        self.client, self.url, self.token, self.length = client, url, token, length
-        self.conversations: list[tuple[int, int]] = []  # (id, messages sent), free to reuse
+    def __init__(self, client: httpx.AsyncClient, url: str, token: str) -> None:
+        self.client, self.url, self.token = client, url, token
+        self.pool: collections.deque[int] = collections.deque()
+
+    async def open(self, count: int) -> None:
+        async def one() -> None:
+            _, conversation_id = await first_delta_chat(self.client, self.url, self.token)
+            self.pool.append(conversation_id)
+
+        await asyncio.gather(*(one() for _ in range(count - len(self.pool))))
 
     async def __call__(self) -> float:
-        conversation_id, sent = self.conversations.pop() if self.conversations else (None, 0)
-        if conversation_id is None:  # open one first: only continuing chats are timed
-            _, conversation_id = await first_delta_chat(self.client, self.url, self.token)
-        elapsed, _ = await first_delta_chat(self.client, self.url, self.token, conversation_id)
-        if sent + 2 < self.length:
-            self.conversations.append((conversation_id, sent + 2))
+        conversation_id = self.pool.popleft()
+        try:
+            elapsed, _ = await first_delta_chat(self.client, self.url, self.token, conversation_id)
+        finally:
+            self.pool.append(conversation_id)
         return elapsed
 
 
@@ -212,6 +223,8 @@ async def main() -> None:
                 "continue": continuing,
             }
 
+            # Conversations to continue: a few messages each, one per worker at least.
+            await continuing.open(max(*args.concurrency, args.requests // 8))
             for call in paths.values():  # warm up every path and its connections
                 await run_phase(call, 50, 5)
             print(f"time to first text delta, {args.requests} chats per path and level (ms)")
