@@ -121,11 +121,15 @@ class Agent:
     async def _stream_turn(
         self, messages: list[dict[str, Any]], tools: Toolbox, turn: _Turn
     ) -> AsyncIterator[TextDelta]:
-        # The definitions are plain JSON already; passed as `tools=` the SDK would walk every
-        # key of every schema to transform it, about a millisecond per call for our ten tools.
-        extra = {"tools": tools.definitions} if tools.definitions else None
+        # The messages and tool definitions are wire-format JSON already. Given as `messages=`
+        # and `tools=`, the SDK would walk every key to transform it (about 0.15 ms a message
+        # and 1 ms for our ten tools, on every call); `extra_body` takes precedence and is
+        # sent as is.
+        body: dict[str, Any] = {"messages": messages}
+        if tools.definitions:
+            body["tools"] = tools.definitions
         stream = await self.client.chat.completions.create(
-            model=self.model, messages=messages, stream=True, extra_body=extra
+            model=self.model, messages=[], stream=True, extra_body=body
         )
         async with stream:
             async for chunk in stream:
