@@ -9,6 +9,9 @@ client, `--user` on stdio), never by anything the model writes.
     async with connect_streamable_http(url, token=token) as tools: ...
     async with connect_stdio(StdioServerParameters(command="todo-agent", args=["mcp"])) as tools:
     async with open_toolbox(Client(server)) as tools: ...   # any mcp Client, e.g. in process
+
+`OnDemandSession` opens its client only when a tool is first called, for a server whose
+tool listing is already known (the embedded one, see server/conversations/chat.py).
 """
 
 from __future__ import annotations
