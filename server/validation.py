@@ -1,4 +1,5 @@
-"""Turn pydantic validation errors into ValidationFailed(field, rule), the domain's own error."""
+"""Turn pydantic validation errors into ValidationFailed(field, rule), the domain's own error;
+the small field rules more than one service applies."""
 
 from __future__ import annotations
 
@@ -45,3 +46,10 @@ def parse_model(model: type[M], data: Any) -> M:
         return model.model_validate(data)
     except ValidationError as exc:
         raise describe(exc.errors()[0]) from None
+
+
+def no_nul(field: str, value: str) -> str:
+    """PostgreSQL cannot store NUL characters: refuse them on every engine alike."""
+    if "\x00" in value:
+        raise ValidationFailed(field, "must not contain NUL characters")
+    return value

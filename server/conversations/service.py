@@ -12,7 +12,7 @@ import binascii
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from sqlalchemy import and_, insert, or_, select, update
@@ -27,9 +27,10 @@ from server.conversations.models import (
     MessagePublic,
     ToolCallPublic,
 )
-from server.db import Database, utcnow
+from server.db import MAX_ID, Database, utcnow
 from server.errors import NotFound, ValidationFailed
 from server.users.models import User
+from server.validation import no_nul
 
 MESSAGE_MAX = 20_000
 TITLE_MAX = 80
@@ -140,6 +141,7 @@ class ConversationService:
             raise ValidationFailed("message", "must not be empty")
         if len(text) > MESSAGE_MAX:
             raise ValidationFailed("message", f"at most {MESSAGE_MAX} characters")
+        no_nul("message", text)
         if conversation_id is None:
             return Turn(user=user, conversation_id=None, text=text, history=[])
         async with self.db.session() as session:
@@ -259,11 +261,13 @@ class ConversationService:
 
     @staticmethod
     async def _load(session: AsyncSession, user: User, conversation_id: int) -> Conversation:
-        conversation = await session.scalar(
-            select(Conversation).where(
-                Conversation.id == conversation_id, Conversation.user_id == user.id
+        conversation = None
+        if 1 <= conversation_id <= MAX_ID:  # else no such row; the database would reject it
+            conversation = await session.scalar(
+                select(Conversation).where(
+                    Conversation.id == conversation_id, Conversation.user_id == user.id
+                )
             )
-        )
         if conversation is None:
             raise NotFound(
                 f"conversation {conversation_id} not found",
@@ -284,8 +288,12 @@ def _decode_cursor(cursor: str) -> tuple[datetime, int]:
         updated_at = datetime.fromisoformat(when)
         if updated_at.tzinfo is None:
             raise ValueError("naive cursor time")
-        return updated_at, int(last_id)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+        conversation_id = int(last_id)
+        if not 1 <= conversation_id <= MAX_ID:
+            raise ValueError("not a row id")
+        # Converted here: a forged time at the edge of the calendar overflows in UTC.
+        return updated_at.astimezone(UTC), conversation_id
+    except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError):
         raise ValidationFailed(
             "cursor", "is not a cursor from this listing; repeat the request without it"
         ) from None

@@ -38,6 +38,7 @@ from server.tasks.models import (
 )
 from server.tasks.recurrence import next_occurrence, normalize_rule
 from server.users.models import User
+from server.validation import no_nul
 
 __all__ = ["AlertPolicy", "ListQuery", "Sort", "Status", "TaskService"]
 
@@ -105,13 +106,6 @@ def normalize_tags(tags: list[str]) -> list[str]:
     return result
 
 
-def _no_nul(field: str, value: str) -> str:
-    """PostgreSQL cannot store NUL characters: refuse them on every engine alike."""
-    if "\x00" in value:
-        raise ValidationFailed(field, "must not contain NUL characters")
-    return value
-
-
 def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -152,7 +146,7 @@ class TaskService:
         if idempotency_key is not None:
             if not 1 <= len(idempotency_key) <= 200:
                 raise ValidationFailed("idempotency_key", "1-200 characters")
-            _no_nul("idempotency_key", idempotency_key)
+            no_nul("idempotency_key", idempotency_key)
             existing = await self._by_idempotency_key(user, idempotency_key)
             if existing is not None:
                 return to_public(existing)
@@ -323,7 +317,7 @@ class TaskService:
                 raise ValidationFailed("tag", exc.rule) from None
             filters.append(Task.tags_key.like(f"%|{_like_escape(tag)}|%", escape="\\"))
         if query.query is not None and query.query.strip():
-            text = _no_nul("query", query.query.strip().lower())
+            text = no_nul("query", query.query.strip().lower())
             pattern = f"%{_like_escape(text)}%"
             filters.append(
                 or_(
@@ -394,9 +388,9 @@ class TaskService:
             title = (data.title or "").strip()
             if not title:
                 raise ValidationFailed("title", "must not be empty")
-            task.title = _no_nul("title", title)
+            task.title = no_nul("title", title)
         if "description" in fields:
-            task.description = data.description and _no_nul("description", data.description)
+            task.description = data.description and no_nul("description", data.description)
         if "priority" in fields:
             task.priority = data.priority.value if data.priority else None
             task.priority_rank = PRIORITY_RANK[data.priority]
