@@ -37,6 +37,7 @@ ToolConnector = Callable[[User], AbstractAsyncContextManager[Toolbox]]
 Emit = Callable[[str, dict[str, Any]], None]
 
 NO_RESULT = "no result: the request ended before this tool call finished"
+NOT_STORED = "Could not store your message; try again shortly."
 
 
 def sse(event: str, data: dict[str, Any]) -> bytes:
@@ -118,6 +119,17 @@ class _Recorder:
     async def conversation_id(self) -> int:
         # Shielded: a cancelled request must still store the user's message.
         return await asyncio.shield(self.saving)
+
+    async def finish(self, emit: Emit, event: str, data: dict[str, Any]) -> None:
+        """Send the last event once the user's message is stored, or the error that it is not:
+        an answer that stored nothing else has not waited for it yet."""
+        await asyncio.wait([self.saving])
+        if _succeeded(self.saving):
+            emit(event, data)
+            return
+        if not self.saving.cancelled():
+            logger.error("could not store a chat message", exc_info=self.saving.exception())
+        emit("error", {"message": NOT_STORED})
 
     async def assistant(self, turn: AssistantTurn) -> None:
         calls = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in turn.tool_calls]
@@ -207,7 +219,7 @@ class Chat:
             conversation_id = turn.conversation_id or await recorder.conversation_id()
             emit("conversation", {"conversation_id": conversation_id})
             if self.agent is None:
-                emit("error", {"message": HOW_TO_CONFIGURE})
+                await recorder.finish(emit, "error", {"message": HOW_TO_CONFIGURE})
                 return
             async with self.connect_tools(user) as tools:
                 prompt = system_prompt(
@@ -224,7 +236,7 @@ class Chat:
                 async for event in self.agent.run(messages, tools):
                     if not await self._handle(event, recorder, emit):
                         return
-            emit("done", {"message_id": recorder.last_assistant_id})
+            await recorder.finish(emit, "done", {"message_id": recorder.last_assistant_id})
         except asyncio.CancelledError:
             await asyncio.wait([saving])  # the user's message is kept whatever happens
             if _succeeded(saving):
@@ -234,7 +246,7 @@ class Chat:
             logger.exception("chat for user %s failed", user.id)
             await asyncio.wait([saving])
             if not _succeeded(saving):
-                emit("error", {"message": "Could not store your message; try again shortly."})
+                emit("error", {"message": NOT_STORED})
                 return
             await recorder.unfinished()
             emit("error", {"message": "Something went wrong while answering; try again."})
@@ -256,7 +268,7 @@ class Chat:
             emit("tool_result", _tool_result_data(event))
         elif isinstance(event, Failed):
             await recorder.unfinished()
-            emit("error", {"message": event.message})
+            await recorder.finish(emit, "error", {"message": event.message})
             return False
         return True
 
