@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Literal, ParamSpec, TypeVar
@@ -15,6 +16,7 @@ from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from mcp_tools.identity import ApiTokenVerifier, current_user
+from server.db import DATABASE_DOWN
 from server.errors import TodoError
 from server.notifications.models import Marked, NotificationList
 from server.services import Services
@@ -45,6 +47,8 @@ resolved absolute time; tell the user that time, in their timezone.
 - Completing a recurring task creates its next occurrence; deleting is reversible with \
 restore_task.
 """
+
+logger = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -108,6 +112,9 @@ def _translate(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
             return await fn(*args, **kwargs)
         except TodoError as exc:
             raise ToolError(exc.message) from exc
+        except DATABASE_DOWN as exc:
+            logger.warning("database unavailable in %s: %r", fn.__name__, exc)
+            raise ToolError("the database is unavailable; try again shortly") from exc
 
     return wrapper
 

@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     token_create.add_argument("name", help="the user the token acts as")
     token_create.set_defaults(handler=_token_create)
     token_revoke = token.add_parser("revoke", help="revoke tokens by their first characters")
-    token_revoke.add_argument("prefix", help="the token's first 8 or more characters")
+    token_revoke.add_argument("prefix", help="the token's first 12 or more characters")
     token_revoke.set_defaults(handler=_token_revoke)
 
     _add_event_commands(commands)

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from sqlalchemy import DateTime, event, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -22,6 +24,10 @@ from sqlalchemy.types import TypeDecorator
 logger = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+# What the drivers raise when the database is down or saturated (asyncpg's OSError comes raw);
+# each edge turns these into "unavailable" (503), never a crash.
+DATABASE_DOWN = (OperationalError, InterfaceError, SQLAlchemyTimeoutError, OSError)
 # Row ids are INTEGER columns (32-bit on PostgreSQL): a larger id names no row.
 MAX_ID = 2**31 - 1
 

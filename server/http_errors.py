@@ -7,9 +7,9 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 
+from server.db import DATABASE_DOWN
 from server.errors import TodoError, Unauthorized
 from server.validation import describe
 
@@ -63,8 +63,8 @@ async def _http_error(_: Request, exc: HTTPException) -> JSONResponse:
     return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
 
 
-async def _database_down(_: Request, exc: OperationalError) -> JSONResponse:
-    logger.warning("database unavailable: %s", exc.orig)
+async def _database_down(_: Request, exc: Exception) -> JSONResponse:
+    logger.warning("database unavailable: %r", exc)
     return error_response(
         503,
         "unavailable",
@@ -73,8 +73,18 @@ async def _database_down(_: Request, exc: OperationalError) -> JSONResponse:
     )
 
 
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, DATABASE_DOWN):
+        return await _database_down(request, exc)
+    logger.exception("unexpected error on %s %s", request.method, request.url.path)
+    return error_response(500, "internal", "unexpected server error; it has been logged")
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(TodoError, _todo_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
-    app.add_exception_handler(OperationalError, _database_down)
+    for error in DATABASE_DOWN:
+        app.add_exception_handler(error, _database_down)
+    # Anything else still leaves as the JSON error shape, never a text/plain traceback page.
+    app.add_exception_handler(Exception, _unexpected)

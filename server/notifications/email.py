@@ -91,11 +91,14 @@ class EmailSender:
     async def send(self, *, to: str, subject: str, body: str, message_id: str) -> int:
         """Send one message; returns the attempts it took, raises EmailFailed."""
         message = EmailMessage()
-        message["From"] = self.sender
-        message["To"] = to
-        message["Subject"] = subject
-        message["Message-ID"] = message_id
-        message.set_content(body)
+        try:
+            message["From"] = self.sender
+            message["To"] = to
+            message["Subject"] = subject
+            message["Message-ID"] = message_id
+            message.set_content(body)
+        except ValueError as exc:  # a header that cannot be written: retrying will not help
+            raise EmailFailed(f"message cannot be built: {exc}", 0) from None
         error = ""
         for attempt in range(1, self.attempts + 1):
             try:

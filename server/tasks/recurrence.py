@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -9,6 +10,8 @@ from zoneinfo import ZoneInfo
 from dateutil.rrule import rrulestr
 
 from server.errors import ValidationFailed
+
+logger = logging.getLogger(__name__)
 
 SHORTCUTS = {
     "daily": "FREQ=DAILY",
@@ -28,6 +31,15 @@ HINT = "use daily, weekly, monthly, yearly or an RFC 5545 RRULE such as FREQ=WEE
 PROBE_START = datetime(9999 - 29, 1, 1)  # noqa: DTZ001 (rules run on local time)
 # Tasks repeat at most hourly; finer rules would also make the bounded search costly.
 FREQUENCIES = {"YEARLY", "MONTHLY", "WEEKLY", "DAILY", "HOURLY"}
+# BY-parts that *limit* (filter) each period at these frequencies (RFC 5545, 3.3.10). With
+# INTERVAL > 1 whether they ever match depends on the start date, so the probe above proves
+# nothing, and an empty match would scan day by day (or hour by hour) to year 9999.
+LIMITING_PARTS = {
+    "HOURLY": {"BYMONTH", "BYMONTHDAY", "BYYEARDAY", "BYDAY", "BYHOUR"},
+    "DAILY": {"BYMONTH", "BYMONTHDAY", "BYDAY"},
+    "WEEKLY": {"BYMONTH"},
+    "MONTHLY": {"BYMONTH"},
+}
 
 
 def normalize_rule(value: str) -> str:
@@ -61,6 +73,13 @@ def _check_limits(rule: str) -> None:
         )
     if parts["FREQ"] == "HOURLY" and "BYSETPOS" in parts:
         raise ValidationFailed("recurrence", f"BYSETPOS needs FREQ=DAILY or longer; {HINT}")
+    limiting = LIMITING_PARTS.get(parts["FREQ"], set()) & parts.keys()
+    if limiting and parts.get("INTERVAL", "1") not in ("1", "01"):
+        raise ValidationFailed(
+            "recurrence",
+            f"INTERVAL greater than 1 cannot be combined with {', '.join(sorted(limiting))} at "
+            f"FREQ={parts['FREQ']}; use a longer FREQ (e.g. FREQ=WEEKLY;INTERVAL=2;BYDAY=MO)",
+        )
     # An ordinal weekday (BYDAY=-1FR) counts within a month or a year.
     within_month = parts.get("FREQ") == "MONTHLY" or "BYMONTH" in parts
     limits = {**LIMITS, "BYDAY": (-5, 5) if within_month else (-53, 53)}
@@ -80,11 +99,37 @@ def _check_limits(rule: str) -> None:
                 )
 
 
-def next_occurrence(rule: str, after: datetime, timezone: str) -> datetime | None:
-    """The rule's first date strictly after `after` (aware), evaluated in local time."""
+def next_occurrence(
+    rule: str, after: datetime, timezone: str, *, inclusive: bool = False
+) -> datetime | None:
+    """The rule's first date after `after` (or at it, if `inclusive`), in local time.
+
+    `after` is the occurrence the series starts from (its DTSTART), so COUNT counts from it.
+    None when the series has ended (COUNT or UNTIL reached) or never matches from there.
+    """
     tz = ZoneInfo(timezone)
     local = after.astimezone(tz).replace(tzinfo=None)
-    following = rrulestr(rule, dtstart=local).after(local)
+    try:
+        following = rrulestr(rule, dtstart=local).after(local, inc=inclusive)
+    except ValueError as exc:  # e.g. "byxxx generates an empty set" for this start
+        logger.warning("recurrence %r has no date after %s: %s", rule, local, exc)
+        return None
     if following is None:
         return None
     return following.replace(tzinfo=tz).astimezone(UTC)
+
+
+def following_rule(rule: str) -> str | None:
+    """The rule for the next occurrence: COUNT=n (this one included) becomes COUNT=n-1.
+
+    None when this occurrence was the last one the COUNT allows.
+    """
+    parts = rule.split(";")
+    for index, part in enumerate(parts):
+        name, _, value = part.partition("=")
+        if name == "COUNT":
+            remaining = int(value) - 1
+            if remaining < 1:
+                return None
+            parts[index] = f"COUNT={remaining}"
+    return ";".join(parts)

@@ -10,7 +10,7 @@ import json
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -36,7 +36,7 @@ from server.tasks.models import (
     TaskPublic,
     TaskUpdate,
 )
-from server.tasks.recurrence import next_occurrence, normalize_rule
+from server.tasks.recurrence import following_rule, next_occurrence, normalize_rule
 from server.users.models import User
 from server.validation import no_nul
 
@@ -241,8 +241,9 @@ class TaskService:
         existing = await self._following(session, task)
         if existing is not None:
             return existing
+        rule = following_rule(task.recurrence)
         base = task.due or task.completed_at or utcnow()
-        due = next_occurrence(task.recurrence, base, user.timezone)
+        due = rule and next_occurrence(task.recurrence, base, user.timezone)
         if due is None:
             return None
         following = Task(
@@ -256,7 +257,7 @@ class TaskService:
             due=due,
             due_sort=due,
             remind_before_minutes=task.remind_before_minutes,
-            recurrence=task.recurrence,
+            recurrence=rule,
             series_id=task.series_id,
             occurrence_of=task.id,
         )
@@ -331,10 +332,12 @@ class TaskService:
         if query.due_after is not None:
             after = resolve_due(query.due_after, user.timezone, now=now, field="due_after")
             filters.append(Task.due > after)
+        # Overdue means what the alerts mean: OVERDUE_AFTER_MINUTES past the due time.
+        overdue_at = now - timedelta(minutes=self.alerts.overdue_after_minutes)
         if query.overdue is True:
-            filters += [Task.completed.is_(False), Task.due < now]
+            filters += [Task.completed.is_(False), Task.due < overdue_at]
         elif query.overdue is False:
-            filters.append(or_(Task.due.is_(None), Task.due >= now))
+            filters.append(or_(Task.due.is_(None), Task.due >= overdue_at))
         return filters
 
     @staticmethod
@@ -388,7 +391,9 @@ class TaskService:
             title = (data.title or "").strip()
             if not title:
                 raise ValidationFailed("title", "must not be empty")
-            task.title = no_nul("title", title)
+            if any(ord(c) < 32 or ord(c) == 127 for c in title):
+                raise ValidationFailed("title", "must be one line without control characters")
+            task.title = title
         if "description" in fields:
             task.description = data.description and no_nul("description", data.description)
         if "priority" in fields:
@@ -409,6 +414,13 @@ class TaskService:
                 task.due = new_due
                 task.due_sort = new_due or NO_DUE
                 task.last_alert = None  # a new due time re-arms every stage
+        if task.recurrence and fields & {"recurrence", "due"}:
+            # Whether a rule ever matches can depend on where it starts: check from the due.
+            start = task.due or utcnow()
+            if next_occurrence(task.recurrence, start, user.timezone, inclusive=True) is None:
+                raise ValidationFailed(
+                    "recurrence", "matches no date from the task's due time on; check the rule"
+                )
         task.next_alert_at = self.alerts.next_alert_at(task)
 
     def _touch(self, session: AsyncSession, task: Task, event_type: str) -> None:

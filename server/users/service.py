@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jwt
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from server.db import Database, utcnow
 from server.errors import Conflict, NotFound, Unauthorized, ValidationFailed
@@ -61,11 +62,14 @@ class UserService:
         validate_timezone(timezone)
         if email is not None and not EMAIL_PATTERN.match(email):
             raise ValidationFailed("email", "must look like name@example.com")
-        async with self.db.transaction() as session:
-            if await session.scalar(select(User.id).where(User.name == name)) is not None:
-                raise Conflict(f"user {name!r} already exists")
-            user = User(name=name, email=email, timezone=timezone)
-            session.add(user)
+        try:
+            async with self.db.transaction() as session:
+                if await session.scalar(select(User.id).where(User.name == name)) is not None:
+                    raise Conflict(f"user {name!r} already exists")
+                user = User(name=name, email=email, timezone=timezone)
+                session.add(user)
+        except IntegrityError:  # created concurrently (the unique name), e.g. by a JWT's first use
+            raise Conflict(f"user {name!r} already exists") from None
         return user
 
     async def get_user(self, *, name: str) -> User:
@@ -102,8 +106,12 @@ class UserService:
 
     async def revoke_token(self, *, prefix: str) -> int:
         """Revoke every live token starting with `prefix`; returns how many."""
-        if len(prefix) < 8:
-            raise ValidationFailed("prefix", "give at least the first 8 characters of the token")
+        # Every token starts with "tda_": 12 characters leave 8 random ones, so a prefix
+        # cannot match another user's token by accident.
+        if len(prefix) < TOKEN_PREFIX_LEN:
+            raise ValidationFailed(
+                "prefix", f"give at least the first {TOKEN_PREFIX_LEN} characters of the token"
+            )
         async with self.db.transaction() as session:
             result = await session.execute(
                 update(ApiToken)

@@ -56,7 +56,7 @@ BAD_USAGE = {
     "bad user name": (["user", "add", "two words"], {}, "name"),
     "bad email": (["user", "add", "ann", "--email", "ann-at-home"], {}, "email"),
     "unknown user": (["token", "create", "nobody"], {}, "user 'nobody' not found"),
-    "too-short prefix": (["token", "revoke", "tda_ab"], {}, "first 8 characters"),
+    "too-short prefix": (["token", "revoke", "tda_ab"], {}, "first 12 characters"),
     "port out of range": (["serve", "--port", "70000"], {}, "--port"),
     "bad DATABASE_URL": (["user", "add", "ann"], {"DATABASE_URL": "mysql://db/x"}, "DATABASE_URL"),
     "bad DATABASE_URL port": (
@@ -116,7 +116,7 @@ async def test_user_and_token_commands_work_end_to_end(tmp_path):
         "timezone": "Asia/Tokyo",
     }
 
-    revoked = await todo_agent("token", "revoke", token[:8], cwd=tmp_path, DATABASE_URL=url)
+    revoked = await todo_agent("token", "revoke", token[:12], cwd=tmp_path, DATABASE_URL=url)
 
     assert revoked.code == 0, revoked
     assert "revoked 1 token(s)" in revoked.stdout

@@ -152,10 +152,70 @@ async def test_task_ids_beyond_the_id_column_are_simply_not_found(services, alic
             await services.tasks.get_task(user=alice.user, task_id=task_id)
 
 
-async def test_overdue_needs_the_due_time_to_have_passed(services, alice):
+async def test_overdue_means_overdue_after_minutes_past_the_due_time(services, alice):
     now = datetime.now(UTC)
-    await make_task(services, alice.user, title="Late", due=now - timedelta(minutes=1))
+    late = services.settings.overdue_after_minutes + 5
+    await make_task(services, alice.user, title="Late", due=now - timedelta(minutes=late))
+    await make_task(services, alice.user, title="Just past", due=now - timedelta(minutes=1))
     await make_task(services, alice.user, title="Soon", due=now + timedelta(hours=1))
     await make_task(services, alice.user, title="Someday")
 
+    # Overdue is what the `task.overdue` alert means; a minute late is due, not yet overdue.
     assert await titles(services, alice.user, overdue=True) == ["Late"]
+    assert "Just past" in await titles(services, alice.user, overdue=False)
+
+
+async def test_count_limits_the_whole_series_not_each_occurrence(services, alice):
+    task = await make_task(
+        services, alice.user, due="2030-06-03T09:00", recurrence="FREQ=DAILY;COUNT=3"
+    )
+    dues = []
+    while task is not None:
+        done = await services.tasks.complete_task(user=alice.user, task_id=task.id)
+        task = done.next_occurrence
+        dues += [task.due.date().isoformat()] if task else []
+
+    assert dues == ["2030-06-04", "2030-06-05"]  # three occurrences in all
+
+
+@pytest.mark.parametrize(
+    ("rule", "due"),
+    [
+        # INTERVAL with a filter at the same frequency: depends on the start, scans for years.
+        ("FREQ=DAILY;INTERVAL=7;BYDAY=TH", "2030-01-01T10:00"),
+        ("FREQ=HOURLY;INTERVAL=48;BYHOUR=0", "2030-01-01T10:00"),
+        # Never matches from this due time: every twelfth month from February has no 31st.
+        ("FREQ=MONTHLY;INTERVAL=12;BYMONTHDAY=31", "2030-02-10T10:00"),
+        ("FREQ=DAILY;BYSETPOS=5", "2030-01-01T10:00"),
+    ],
+)
+async def test_rules_that_cannot_continue_are_refused_when_set(services, alice, rule, due):
+    with pytest.raises(ValidationFailed) as refused:
+        await make_task(services, alice.user, due=due, recurrence=rule)
+
+    assert refused.value.field == "recurrence"
+    assert await stored_task_count(services, alice.user) == 0
+
+
+async def test_every_other_week_on_two_days_continues_correctly(services, alice):
+    task = await make_task(
+        services,
+        alice.user,
+        due="2030-01-03T09:00",
+        recurrence="FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,TH",
+    )
+    days = []
+    for _ in range(3):
+        task = (
+            await services.tasks.complete_task(user=alice.user, task_id=task.id)
+        ).next_occurrence
+        days.append(task.due.astimezone(ZoneInfo("Europe/Paris")).date().isoformat())
+
+    assert days == ["2030-01-14", "2030-01-17", "2030-01-28"]
+
+
+async def test_titles_must_be_one_line(services, alice):
+    with pytest.raises(ValidationFailed) as refused:
+        await make_task(services, alice.user, title="Pay rent\nBcc: everyone@example.com")
+
+    assert refused.value.field == "title"

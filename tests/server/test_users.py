@@ -98,11 +98,14 @@ async def test_revoked_token_stops_working(shared_api):
     assert_unauthorized(await shared_api.client.get("/api/me", headers=account.headers))
 
 
-async def test_revoking_by_the_first_eight_characters_works(shared_api):
+async def test_revoking_needs_twelve_characters_and_spares_other_tokens(shared_api):
     account = await shared_api.account("short-prefix")
     other = await shared_api.services.users.create_token(name="short-prefix")
 
-    await shared_api.services.users.revoke_token(prefix=account.token[:8])
+    # "tda_" + 4 characters could match another user's token: refused.
+    with pytest.raises(ValidationFailed):
+        await shared_api.services.users.revoke_token(prefix=account.token[:8])
+    await shared_api.services.users.revoke_token(prefix=account.token[:12])
 
     assert_unauthorized(await shared_api.client.get("/api/me", headers=account.headers))
     # The user's other token (another prefix) keeps working.
@@ -110,7 +113,7 @@ async def test_revoking_by_the_first_eight_characters_works(shared_api):
     assert me.status_code == 200
 
 
-async def test_revoking_needs_eight_characters_and_a_live_token(shared_api):
+async def test_revoking_needs_twelve_characters_and_a_live_token(shared_api):
     users = shared_api.services.users
 
     with pytest.raises(ValidationFailed) as too_short:

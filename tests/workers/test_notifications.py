@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from server.db import utcnow
 from server.events.live import live_feed
-from server.notifications.email import EmailSender
+from server.notifications.email import EmailFailed, EmailSender
 from server.notifications.models import Notification
 from server.tasks.alerts import AlertPolicy
 from server.tasks.models import TaskUpdate
@@ -169,3 +169,17 @@ async def test_an_email_being_retried_holds_up_no_other_notification(sqlite_url,
 async def _email_status(services, user, status: str) -> bool:
     found = await notifications_of(services, user)
     return bool(found) and found[0].email_status == status
+
+
+async def test_a_message_that_cannot_be_built_fails_at_once_without_retrying(smtp):
+    sender = EmailSender(host="127.0.0.1", port=smtp.port, sender="todo@test", attempts=3)
+
+    try:
+        await sender.send(
+            to="ann@example.com", subject="Reminder: a\nBcc: x", body="", message_id="<1@t>"
+        )
+    except EmailFailed as failed:
+        assert "cannot be built" in failed.error and failed.attempts == 0
+    else:
+        raise AssertionError("a header with a line break was sent")
+    assert smtp.inbox.messages == []
