@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -22,6 +23,7 @@ from server.notifications import views as notification_views
 from server.observability import ObservabilityMiddleware
 from server.services import Services, build_services
 from server.tasks import views as task_views
+from server.tasks.dates import warm_up as warm_up_dates
 from server.users import views as user_views
 from server.web import views as web_views
 from server.workers.runner import run_workers
@@ -49,6 +51,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             await services.db.migrate()
+            await asyncio.to_thread(warm_up_dates)
             stack.push_async_callback(services.db.dispose)
             await stack.enter_async_context(services.bus)
             await stack.enter_async_context(live_feed(services))

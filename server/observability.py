@@ -7,9 +7,13 @@ import logging
 import sys
 import time
 import uuid
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+# The method label comes from the client: unknown ones are folded so series stay bounded.
+KNOWN_METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
@@ -36,6 +40,8 @@ class Metrics:
         self.tasks_completed = Counter(
             "tasks_completed_total", "Tasks completed", registry=self.registry
         )
+        # Metric groups other layers register on this registry once (e.g. the workers').
+        self.groups: dict[str, Any] = {}
 
 
 class ObservabilityMiddleware:
@@ -67,7 +73,7 @@ class ObservabilityMiddleware:
         finally:
             route = scope.get("route")
             path = getattr(route, "path", None) or _mount_prefix(scope["path"])
-            method = scope["method"]
+            method = scope["method"] if scope["method"] in KNOWN_METHODS else "other"
             self.metrics.requests.labels(method, path, str(status)).inc()
             self.metrics.latency.labels(method, path).observe(time.perf_counter() - start)
             request_id.reset(token)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import weakref
-
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from server.observability import Metrics
@@ -37,14 +35,9 @@ class WorkerMetrics:
         )
 
 
-# One set per registry: a process (or a test) may start its workers more than once.
-_by_registry: weakref.WeakKeyDictionary[CollectorRegistry, WorkerMetrics] = (
-    weakref.WeakKeyDictionary()
-)
-
-
 def worker_metrics(metrics: Metrics) -> WorkerMetrics:
-    found = _by_registry.get(metrics.registry)
+    """The worker metrics of this process's registry, made once (workers may start again)."""
+    found = metrics.groups.get("workers")
     if found is None:
-        found = _by_registry[metrics.registry] = WorkerMetrics(metrics.registry)
+        found = metrics.groups["workers"] = WorkerMetrics(metrics.registry)
     return found
