@@ -35,12 +35,15 @@ async def current_user(request: Request, services: ServicesDep) -> User:
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
+def stream_token(request: Request) -> str:
+    """For EventSource, which cannot send headers: `?access_token=`, else the header's."""
+    return request.query_params.get("access_token") or bearer_token(request)
+
+
 async def current_user_header_or_query(request: Request, services: ServicesDep) -> User:
-    """For EventSource, which cannot send headers: also accept `?access_token=`."""
-    token = request.query_params.get("access_token")
-    if token:
-        return await services.users.authenticate(token)
-    return await current_user(request, services)
+    user = await services.users.authenticate(stream_token(request))
+    request.state.user = user
+    return user
 
 
 StreamUser = Annotated[User, Depends(current_user_header_or_query)]

@@ -4,40 +4,53 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from server.deps import ServicesDep, StreamUser
+from server.deps import ServicesDep, StreamUser, stream_token
+from server.errors import Unauthorized
 from server.events.live import CLOSED, LiveEvent, LiveHub
 
 router = APIRouter(prefix="/api", tags=["events"])
 
 
 @router.get("/events", response_class=StreamingResponse)
-async def events(services: ServicesDep, user: StreamUser) -> StreamingResponse:
+async def events(request: Request, services: ServicesDep, user: StreamUser) -> StreamingResponse:
     """`event: task` `{type, task}` and `event: notification` `{notification}`; comments
-    keep the connection alive."""
+    keep the connection alive. The stream ends once its token is revoked or expires."""
+    token = stream_token(request)
     return StreamingResponse(
-        stream(services.live, user.id),
+        stream(services.live, user.id, lambda: services.users.authenticate(token)),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
-async def stream(hub: LiveHub, user_id: int) -> AsyncIterator[str]:
+async def stream(
+    hub: LiveHub, user_id: int, authenticate: Callable[[], Awaitable[object]]
+) -> AsyncIterator[str]:
+    """The user's events until the hub closes the stream or `authenticate` raises
+    Unauthorized, which is checked at every keep-alive (and as often on a busy stream)."""
     with hub.subscribe(user_id) as queue:
         yield "retry: 3000\n: connected\n\n"
+        check_at = time.monotonic() + hub.keepalive_seconds
         while True:
             try:
                 event = await asyncio.wait_for(queue.get(), timeout=hub.keepalive_seconds)
             except TimeoutError:
-                yield ": keep-alive\n\n"
-                continue
+                event = None
             if event is CLOSED:
                 return
-            yield format_event(event)
+            if event is None or time.monotonic() >= check_at:
+                try:
+                    await authenticate()
+                except Unauthorized:
+                    return
+                check_at = time.monotonic() + hub.keepalive_seconds
+            yield ": keep-alive\n\n" if event is None else format_event(event)
 
 
 def format_event(event: LiveEvent) -> str:

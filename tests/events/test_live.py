@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import itertools
 from datetime import timedelta
 
 import httpx
@@ -94,3 +96,38 @@ async def test_every_replica_pushes_events_made_on_another(postgres, kafka):
             event = await stream.next("task", within=30)
 
     assert event == {"type": "task.created", "task": created.json()}
+
+
+async def test_a_revoked_token_ends_its_stream(sqlite_url):
+    settings = make_settings(database_url=sqlite_url)
+    async with running_app(settings, workers=False) as (services, base_url):
+        services.live.keepalive_seconds = 0.1
+        alice = await make_account(services, "alice")
+        async with live_events(base_url, alice.token) as stream:
+            await asyncio.sleep(0.3)  # a few keep-alives while the token is good
+            assert not stream.ended.is_set()
+
+            await services.users.revoke_token(prefix=alice.token[:12])
+
+            await stream.end(within=2)
+
+
+async def test_a_busy_stream_ends_too_when_its_token_is_revoked(sqlite_url):
+    """Events arriving faster than the keep-alive interval do not keep a revoked stream open."""
+    settings = make_settings(database_url=sqlite_url, scheduler_interval_seconds=0.2)
+    async with running_app(settings) as (services, base_url):
+        services.live.keepalive_seconds = 0.3
+        alice = await make_account(services, "alice")
+        async with live_events(base_url, alice.token) as stream:
+
+            async def keep_busy() -> None:
+                for n in itertools.count():
+                    await services.tasks.create_task(user=alice.user, data=TaskCreate(title=f"{n}"))
+                    await asyncio.sleep(0.05)
+
+            async with asyncio.TaskGroup() as group:
+                busy = group.create_task(keep_busy())
+                await stream.next("task")
+                await services.users.revoke_token(prefix=alice.token[:12])
+                await stream.end(within=3)
+                busy.cancel()

@@ -14,6 +14,7 @@ import httpx
 @dataclass
 class Stream:
     events: asyncio.Queue[tuple[str, dict]]
+    ended: asyncio.Event  # set when the server closes the stream
 
     async def next(self, name: str, *, within: float = 15.0) -> dict:
         """The data of the next event called `name` (others are skipped)."""
@@ -23,26 +24,34 @@ class Stream:
                 if event == name:
                     return data
 
+    async def end(self, *, within: float = 15.0) -> None:
+        """Wait for the server to close the stream."""
+        async with asyncio.timeout(within):
+            await self.ended.wait()
+
 
 @contextlib.asynccontextmanager
 async def live_events(base_url: str, token: str) -> AsyncIterator[Stream]:
     """Open the stream (token in the query, as EventSource sends it) and read it in the
     background; yields once the server has registered the stream."""
     events: asyncio.Queue[tuple[str, dict]] = asyncio.Queue()
-    connected = asyncio.Event()
+    connected, ended = asyncio.Event(), asyncio.Event()
 
     async def read(response: httpx.Response) -> None:
         name, data = "message", []
-        async for line in response.aiter_lines():
-            if line == ": connected":
-                connected.set()
-            elif line.startswith("event: "):
-                name = line[len("event: ") :]
-            elif line.startswith("data: "):
-                data.append(line[len("data: ") :])
-            elif line == "" and data:
-                await events.put((name, json.loads("\n".join(data))))
-                name, data = "message", []
+        try:
+            async for line in response.aiter_lines():
+                if line == ": connected":
+                    connected.set()
+                elif line.startswith("event: "):
+                    name = line[len("event: ") :]
+                elif line.startswith("data: "):
+                    data.append(line[len("data: ") :])
+                elif line == "" and data:
+                    await events.put((name, json.loads("\n".join(data))))
+                    name, data = "message", []
+        finally:
+            ended.set()
 
     async with (
         httpx.AsyncClient(base_url=base_url, timeout=None) as client,
@@ -54,7 +63,7 @@ async def live_events(base_url: str, token: str) -> AsyncIterator[Stream]:
         try:
             async with asyncio.timeout(10):
                 await connected.wait()
-            yield Stream(events)
+            yield Stream(events, ended)
         finally:
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError):
