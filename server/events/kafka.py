@@ -13,6 +13,8 @@ left to auto-create them when they are first used.
 Consumers: one per subscription. A group consumer commits a partition's offsets only after
 its handler has finished with every event up to them (at-least-once); a broadcast
 subscription (`group=None`) reads every partition from the latest offset and commits nothing.
+A consumer that fails (a seek after a rebalance can) is logged, stopped and replaced by a new
+one after a backoff; a group's new consumer reads on from the last commit.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import contextlib
 import itertools
 import json
 import logging
+import time
 from collections.abc import AsyncIterator
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -46,6 +49,8 @@ logger = logging.getLogger(__name__)
 
 GROUP_PREFIX = "todo-agent."
 RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0)
+# A consumer that ran this long before failing restarts the backoff from its first step.
+CONSUMER_HEALTHY_SECONDS = 60.0
 # Partitions bound how many members of a consumer group share the work; keys keep their
 # order within a partition whatever the count.
 TOPIC_PARTITIONS = 6
@@ -209,6 +214,25 @@ class KafkaBus:
         )
 
     async def _consume(self, topic: str, group: str | None, handler: Handler) -> None:
+        """Run one consumer after another until cancelled (see the module docstring)."""
+        failures = 0
+        while True:
+            started = time.monotonic()
+            try:
+                await self._run_consumer(topic, group, handler)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                healthy = time.monotonic() - started > CONSUMER_HEALTHY_SECONDS
+                failures = 1 if healthy else failures + 1
+                delay = RETRY_SECONDS[min(failures, len(RETRY_SECONDS)) - 1]
+                logger.exception(
+                    "consumer %s/%s failed; starting a new one in %.1fs", topic, group, delay
+                )
+                await asyncio.sleep(delay)
+
+    async def _run_consumer(self, topic: str, group: str | None, handler: Handler) -> None:
+        """One consumer's lifetime: consume until cancelled or until it fails."""
         consumer = self._consumer(topic, group)
         try:
             await self._start_consumer(consumer, topic, group)

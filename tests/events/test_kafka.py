@@ -7,8 +7,9 @@ import asyncio
 import logging
 
 import pytest
+from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import UnsupportedVersionError
+from aiokafka.errors import IllegalStateError, UnsupportedVersionError
 
 from server.events.kafka import TOPIC_PARTITIONS, KafkaBus
 from server.events.outbox import Topics
@@ -158,3 +159,47 @@ async def test_a_broker_refusing_to_create_topics_leaves_it_to_auto_creation(
     [warning] = topic_logs(caplog)
     assert "relying on auto-creation" in warning
     assert topics.reminders in await partitions_by_topic(kafka)
+
+
+async def test_a_consumer_that_fails_is_replaced_and_consumption_goes_on(
+    kafka, caplog, monkeypatch
+):
+    """A seek can raise after a rebalance (IllegalStateError): the subscription logs it, makes
+    a new consumer and reads on from the last commit."""
+    seek = AIOKafkaConsumer.seek
+    seeks = 0
+
+    def seek_once_broken(self, partition, offset):
+        nonlocal seeks
+        seeks += 1
+        if seeks == 1:
+            raise IllegalStateError("no current assignment for partition")
+        return seek(self, partition, offset)
+
+    monkeypatch.setattr(AIOKafkaConsumer, "seek", seek_once_broken)
+    handled: list[str] = []
+
+    async def fails_once(envelope) -> None:
+        if seeks == 0:
+            raise RuntimeError("a handler failing once makes the consumer seek back")
+        handled.append(envelope["id"])
+
+    settings = make_settings(**kafka.settings())
+    topics = Topics.from_settings(settings)
+    with caplog.at_level(logging.ERROR, logger="server.events.kafka"):
+        async with (
+            KafkaBus(settings=settings, topics=topics) as bus,
+            bus.subscribe(topic=topics.reminders, group="test", handler=fails_once),
+        ):
+            await bus.publish(topic=topics.reminders, key="1", envelope={"id": "e1"})
+            await eventually(lambda: _handled(handled, "e1"), within=20)
+            await bus.publish(topic=topics.reminders, key="1", envelope={"id": "e2"})
+            await eventually(lambda: _handled(handled, "e2"), within=20)
+
+    assert handled == ["e1", "e2"]
+    [failure] = [r for r in caplog.records if r.exc_info and r.exc_info[0] is IllegalStateError]
+    assert failure.getMessage().startswith(f"consumer {topics.reminders}/test failed")
+
+
+async def _handled(handled: list[str], event_id: str) -> bool:
+    return event_id in handled
