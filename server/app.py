@@ -18,7 +18,7 @@ from server.conversations import views as conversation_views
 from server.conversations.chat import embedded_tools, open_chat
 from server.events import views as event_views
 from server.events.live import live_feed
-from server.http_errors import install_error_handlers
+from server.http_errors import BodyLimit, install_error_handlers
 from server.notifications import views as notification_views
 from server.observability import ObservabilityMiddleware
 from server.services import Services, build_services
@@ -29,6 +29,8 @@ from server.web import views as web_views
 from server.workers.runner import run_workers
 
 logger = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1024 * 1024
 
 
 def create_app(
@@ -81,5 +83,7 @@ def create_app(
         app.include_router(module.router)
     # The MCP sub-app routes its own path, so `/mcp` is served as is (no redirect to `/mcp/`).
     app.router.routes.append(Route("/mcp", endpoint=mcp_app))
+    # No request of this API is anywhere near 1 MiB (a chat message is at most 20k characters).
+    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
     app.add_middleware(ObservabilityMiddleware, metrics=services.metrics)
     return app

@@ -48,6 +48,11 @@ class Unauthorized(TodoError):
     status = 401
 
 
+class TooLarge(TodoError):
+    code = "too_large"
+    status = 413
+
+
 class Unavailable(TodoError):
     code = "unavailable"
     status = 503

@@ -8,9 +8,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.db import DATABASE_DOWN
-from server.errors import TodoError, Unauthorized
+from server.errors import TodoError, TooLarge, Unauthorized
 from server.validation import describe
 
 logger = logging.getLogger(__name__)
@@ -58,7 +59,10 @@ async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResp
     return error_response(422, failed.code, failed.message, failed.details)
 
 
-async def _http_error(_: Request, exc: HTTPException) -> JSONResponse:
+async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    # FastAPI reports any failure to read the body as a 400; ours (TooLarge) is the cause.
+    if isinstance(exc.__cause__, TodoError):
+        return await _todo_error(request, exc.__cause__)
     code = HTTP_CODES.get(exc.status_code, "error")
     return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
 
@@ -78,6 +82,41 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         return await _database_down(request, exc)
     logger.exception("unexpected error on %s %s", request.method, request.url.path)
     return error_response(500, "internal", "unexpected server error; it has been logged")
+
+
+class BodyLimit:
+    """Refuses request bodies over `limit` bytes with the JSON error shape (413).
+
+    A declared Content-Length is refused before the app runs; a chunked body is counted as it
+    is read, and the read fails with TooLarge, which the handlers below turn into a 413.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length", b"0")
+        if declared.isdigit() and int(declared) > self.limit:
+            response = error_response(
+                TooLarge.status, TooLarge.code, f"request body is larger than {self.limit} bytes"
+            )
+            await response(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise TooLarge(f"request body is larger than {self.limit} bytes")
+            return message
+
+        await self.app(scope, counted, send)
 
 
 def install_error_handlers(app: FastAPI) -> None:

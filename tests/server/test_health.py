@@ -66,3 +66,28 @@ async def test_metrics_count_requests_by_route_and_created_tasks(client, alice):
     assert requests("GET", "/api/tasks/{task_id}", "200") == 1
     assert requests("GET", "/api/tasks/{task_id}", "404") == 1
     assert values[("tasks_created_total", frozenset())] == 2
+
+
+async def test_an_oversized_body_is_refused_with_413(client, alice):
+    body = b'{"title": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    response = await client.post(
+        "/api/tasks", content=body, headers={**alice.headers, "content-type": "application/json"}
+    )
+
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "too_large"
+
+
+async def test_an_oversized_chunked_body_is_refused_with_413(client, alice):
+    async def chunks():
+        for _ in range(40):
+            yield b"x" * 65536
+
+    response = await client.post(
+        "/api/tasks",
+        content=chunks(),
+        headers={**alice.headers, "content-type": "application/json"},
+    )
+
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "too_large"
