@@ -159,7 +159,7 @@ function renderTask(task) {
   if (task.due) {
     meta.push(
       h("span", { class: `meta-item due${late ? " late" : ""}` },
-        late ? "Overdue · " : "Due ",
+        late ? "Past due · " : "Due ",
         timeElement(task.due)),
     );
   }
