@@ -12,21 +12,8 @@ from server.app import create_app
 from server.config import Settings
 from server.tasks.models import TaskCreate
 from tests.conftest import make_settings
-from tests.utils.mcp import stdio_params
+from tests.utils.mcp import TOOLS, stdio_params
 from tests.utils.servers import serve_app
-
-TOOLS = {
-    "add_task",
-    "list_tasks",
-    "get_task",
-    "update_task",
-    "complete_task",
-    "reopen_task",
-    "delete_task",
-    "restore_task",
-    "list_notifications",
-    "mark_notifications_read",
-}
 
 
 @pytest.fixture

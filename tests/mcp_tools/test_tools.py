@@ -8,21 +8,15 @@ from mcp import Client
 from mcp_tools.server import create_mcp_server
 from mcp_tools.session import in_process_client
 from server.app import create_app
-from tests.utils.mcp import call, call_error, exercise_every_tool, http_client, stdio_params
+from tests.utils.mcp import (
+    TOOLS,
+    call,
+    call_error,
+    exercise_every_tool,
+    http_client,
+    stdio_params,
+)
 from tests.utils.servers import free_port, serve_app
-
-TOOLS = {
-    "add_task",
-    "list_tasks",
-    "get_task",
-    "update_task",
-    "complete_task",
-    "reopen_task",
-    "delete_task",
-    "restore_task",
-    "list_notifications",
-    "mark_notifications_read",
-}
 
 
 async def test_every_tool_works_in_memory(services, alice):

@@ -15,6 +15,20 @@ from mcp.client.streamable_http import streamable_http_client
 
 BIN = Path(sys.executable).parent
 
+# The SPEC's tools: names are the contract.
+TOOLS = {
+    "add_task",
+    "list_tasks",
+    "get_task",
+    "update_task",
+    "complete_task",
+    "reopen_task",
+    "delete_task",
+    "restore_task",
+    "list_notifications",
+    "mark_notifications_read",
+}
+
 
 @asynccontextmanager
 async def http_client(base_url: str, token: str):
