@@ -17,7 +17,7 @@ import contextlib
 import json
 import logging
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -44,6 +44,10 @@ class EventBus(Protocol):
 
     async def send(self, *, topic: str, key: str, envelope: Outgoing) -> Ack:
         """Queue an event (in order per key) and return its acknowledgement to await."""
+        ...
+
+    async def send_many(self, *, topic: str, events: Sequence[tuple[str, Outgoing]]) -> Ack:
+        """Queue (key, envelope) pairs in order; one acknowledgement for all of them."""
         ...
 
     async def publish(self, *, topic: str, key: str, envelope: Outgoing) -> None:
@@ -133,6 +137,12 @@ class InProcessBus:
         for member in targets:
             await member.queue.put((envelope, ack))
         return ack.future
+
+    async def send_many(self, *, topic: str, events: Sequence[tuple[str, Outgoing]]) -> Ack:
+        acks = [
+            await self.send(topic=topic, key=key, envelope=envelope) for key, envelope in events
+        ]
+        return asyncio.gather(*acks)
 
     async def publish(self, *, topic: str, key: str, envelope: Outgoing) -> None:
         await (await self.send(topic=topic, key=key, envelope=envelope))

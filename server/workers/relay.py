@@ -78,8 +78,7 @@ class OutboxRelay:
         """Publish every pending event once and wait for the acknowledgements (tests, CLI)."""
         published = 0
         while rows := await self._pending(after=0):
-            acks = [await self._send(row) for row in rows]
-            await asyncio.gather(*acks)
+            await (await self._send(rows))
             await self._mark_published([row.id for row in rows])
             published += len(rows)
         return published
@@ -98,8 +97,7 @@ class OutboxRelay:
                 reading = unacked < self.max_in_flight
                 rows = await self._pending(after=cursor) if reading else []
                 if rows:
-                    acks = [await self._send(row) for row in rows]
-                    in_flight.append(_Batch([row.id for row in rows], asyncio.gather(*acks)))
+                    in_flight.append(_Batch([row.id for row in rows], await self._send(rows)))
                     unacked += len(rows)
                     cursor = rows[-1].id
                 unacked -= await self._settle(in_flight, wait=not rows)
@@ -117,8 +115,13 @@ class OutboxRelay:
             for batch in in_flight:
                 batch.acks.add_done_callback(_consume_outcome)
 
-    async def _send(self, row: Row) -> Awaitable:
-        return await self.bus.send(topic=row.topic, key=row.key, envelope=row.envelope)
+    async def _send(self, rows: list[Row]) -> asyncio.Future:
+        """Send rows in id order, batched per topic; one acknowledgement for them all."""
+        by_topic: dict[str, list[tuple[str, str]]] = {}
+        for row in rows:
+            by_topic.setdefault(row.topic, []).append((row.key, row.envelope))
+        acks = [await self.bus.send_many(topic=t, events=events) for t, events in by_topic.items()]
+        return asyncio.gather(*acks)
 
     async def _settle(self, in_flight: deque[_Batch], *, wait: bool) -> int:
         """Mark acknowledged batches published (returns how many events); raise if the bus

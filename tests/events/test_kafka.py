@@ -4,7 +4,9 @@ bus creates its topics."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import uuid
 
 import pytest
 from aiokafka import AIOKafkaConsumer
@@ -203,3 +205,40 @@ async def test_a_consumer_that_fails_is_replaced_and_consumption_goes_on(
 
 async def _handled(handled: list[str], event_id: str) -> bool:
     return event_id in handled
+
+
+async def test_batched_sends_keep_each_users_order_and_partition(kafka):
+    # A topic of its own: the broker is shared by the whole test session.
+    own_topic = {"kafka_topic_task_events": f"order-{uuid.uuid4()}"}
+    settings = make_settings(**(kafka.settings() | own_topic))
+    topics = Topics.from_settings(settings)
+    topic = topics.task_events
+    events = [(f"user-{i % 7}", {"n": i, "user": f"user-{i % 7}"}) for i in range(3000)]
+
+    async with KafkaBus(settings=settings, topics=topics) as bus:
+        await (await bus.send_many(topic=topic, events=events))
+        # A single send puts the same key on the same partition as the batches did.
+        single = await (await bus.send(topic=topic, key="user-3", envelope={"n": -1}))
+
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=settings.kafka_bootstrap_servers, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        seen: dict[str, list[int]] = {}
+        partition_of: dict[str, set[int]] = {}
+        while sum(map(len, seen.values())) < len(events) + 1:
+            batch = await consumer.getmany(timeout_ms=2000)
+            assert batch, "events went missing"
+            for records in batch.values():
+                for record in records:
+                    key = record.key.decode()
+                    seen.setdefault(key, []).append(json.loads(record.value)["n"])
+                    partition_of.setdefault(key, set()).add(record.partition)
+    finally:
+        await consumer.stop()
+
+    for key, numbers in seen.items():
+        assert numbers == sorted(numbers, key=lambda n: (n == -1, n)), key
+        assert len(partition_of[key]) == 1, key
+    assert single.partition in partition_of["user-3"]
