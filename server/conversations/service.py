@@ -206,12 +206,6 @@ class ConversationService:
             update(Conversation).where(Conversation.id == conversation_id).values(updated_at=now)
         )
 
-    async def load_history(self, *, conversation_id: int) -> list[Message]:
-        """The bounded history of a conversation, as the model gets it."""
-        async with self.db.session() as session:
-            rows = await self._recent(session, conversation_id)
-        return bound_history(rows, self.history_chars)
-
     @staticmethod
     async def _recent(session: AsyncSession, conversation_id: int) -> list[Message]:
         rows = await session.scalars(

@@ -79,13 +79,6 @@ class UserService:
             raise NotFound(f"user {name!r} not found")
         return user
 
-    async def get_user_by_id(self, *, user_id: int) -> User:
-        async with self.db.session() as session:
-            user = await session.get(User, user_id)
-        if user is None:
-            raise NotFound(f"user {user_id} not found")
-        return user
-
     async def count_users(self) -> int:
         async with self.db.session() as session:
             return int(await session.scalar(select(func.count()).select_from(User)) or 0)
