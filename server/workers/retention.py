@@ -13,7 +13,6 @@ batches with FOR UPDATE SKIP LOCKED, on SQLite writers take turns anyway.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from sqlalchemy import Delete, Select, delete, select, tuple_
 
 from server.db import Database, utcnow
 from server.events.models import OutboxEvent, ProcessedEvent
+from server.workers.periodic import every
 
 logger = logging.getLogger(__name__)
 
@@ -54,14 +54,7 @@ class EventRetention:
         self.on_sweep = on_sweep
 
     async def run(self) -> None:
-        while True:
-            try:
-                await self.sweep()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # database unavailable: the next sweep tries again
-                logger.exception("event retention sweep failed")
-            await asyncio.sleep(self.interval_seconds)
+        await every(self.interval_seconds, self.sweep, "event retention sweep")
 
     async def sweep(self, now: datetime | None = None) -> SweepResult:
         """Delete what is older than the retention period at `now` (default: the current time)."""

@@ -11,7 +11,6 @@ claim disjoint tasks with FOR UPDATE SKIP LOCKED; on SQLite writers take turns a
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -27,6 +26,7 @@ from server.events.models import OutboxEvent
 from server.events.outbox import Topics, event_row
 from server.tasks.alerts import AlertPolicy
 from server.tasks.models import AlertKind, Task, TaskAlert
+from server.workers.periodic import every
 
 logger = logging.getLogger(__name__)
 
@@ -66,16 +66,7 @@ class DeadlineScheduler:
         self.on_tick = on_tick
 
     async def run(self) -> None:
-        while True:
-            started = time.monotonic()
-            try:
-                await self.tick()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # database unavailable: the next tick tries again
-                logger.exception("scheduler tick failed")
-            elapsed = time.monotonic() - started
-            await asyncio.sleep(max(0.0, self.interval_seconds - elapsed))
+        await every(self.interval_seconds, self.tick, "deadline scheduler tick")
 
     async def tick(self, now: datetime | None = None) -> TickResult:
         """Fire every alert due at `now` (default: the current time)."""
