@@ -11,7 +11,8 @@ from server.services import Services
 from server.users.models import User
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    # async: FastAPI runs a plain `def` dependency on a worker thread, a hop per request.
     return request.app.state.services
 
 

@@ -16,7 +16,7 @@ from server.deps import CurrentUser, ServicesDep
 router = APIRouter(prefix="/api", tags=["chat"])
 
 
-def get_chat(request: Request) -> Chat:
+async def get_chat(request: Request) -> Chat:
     return request.app.state.chat
 
 
