@@ -13,9 +13,10 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from functools import partial
+from typing import Any, Literal, Protocol
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.conversations.models import (
@@ -51,6 +52,25 @@ class NewMessage:
     is_error: bool = False
 
 
+class HistoryMessage(Protocol):
+    """What the model's history needs of a stored message (a `Message`, or a row of it)."""
+
+    role: str
+    content: str | None
+    tool_calls: list[dict[str, Any]] | None
+    tool_call_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Asking:
+    """The message being answered, as `bound_history` sees it (not stored yet)."""
+
+    content: str
+    role: str = "user"
+    tool_calls: None = None
+    tool_call_id: None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Turn:
     """A chat request, checked and read but not yet stored (see `save_user_message`)."""
@@ -58,25 +78,51 @@ class Turn:
     user: User
     conversation_id: int | None  # None: a new conversation, created with the message
     text: str
-    history: list[Message]  # the earlier messages that fit the budget, oldest first
+    history: list[HistoryMessage]  # the earlier messages that fit the budget, oldest first
 
 
-def _size(message: Message) -> int:
+# The chat's statements run for every request and every message: Core statements built once
+# (building one and computing its cache key costs more than running it), on `Database.run`.
+CONVERSATIONS = Conversation.__table__
+MESSAGES = Message.__table__
+OWNED = select(CONVERSATIONS.c.id).where(
+    CONVERSATIONS.c.id == bindparam("id"), CONVERSATIONS.c.user_id == bindparam("user_id")
+)
+RECENT = (
+    select(MESSAGES.c.role, MESSAGES.c.content, MESSAGES.c.tool_calls, MESSAGES.c.tool_call_id)
+    .where(MESSAGES.c.conversation_id == bindparam("conversation_id"))
+    .order_by(MESSAGES.c.id.desc())
+    .limit(HISTORY_ROWS_MAX)
+)
+NEW_CONVERSATION = (
+    insert(CONVERSATIONS)
+    .values(created_at=bindparam("now"), updated_at=bindparam("now"))
+    .returning(CONVERSATIONS.c.id)
+)
+NEW_MESSAGE = insert(MESSAGES).returning(MESSAGES.c.id)
+TOUCH = (
+    update(CONVERSATIONS)
+    .where(CONVERSATIONS.c.id == bindparam("conversation"))
+    .values(updated_at=bindparam("now"))
+)
+
+
+def _size(message: HistoryMessage) -> int:
     calls = message.tool_calls or ()
     return 16 + len(message.content or "") + sum(len(json.dumps(c)) for c in calls)
 
 
-def bound_history(rows: Sequence[Message], budget: int) -> list[Message]:
+def bound_history(rows: Sequence[HistoryMessage], budget: int) -> list[HistoryMessage]:
     """The newest messages that fit in `budget` characters, never splitting a tool call from
     its results, starting at a user message; the newest group is always kept."""
-    groups: list[list[Message]] = []
+    groups: list[list[HistoryMessage]] = []
     for row in rows:
         if row.role == "tool":
             if groups and groups[-1][0].tool_calls:
                 groups[-1].append(row)
             continue  # its call was cut off by the row limit: drop it
         groups.append([row])
-    kept: list[list[Message]] = []
+    kept: list[list[HistoryMessage]] = []
     used = 0
     for group in reversed(groups):
         size = sum(_size(m) for m in group)
@@ -144,77 +190,17 @@ class ConversationService:
         no_nul("message", text)
         if conversation_id is None:
             return Turn(user=user, conversation_id=None, text=text, history=[])
-        async with self.db.session() as session:
-            await self._load(session, user, conversation_id)
-            rows = await self._recent(session, conversation_id)
-        pending = Message(conversation_id=conversation_id, role="user", content=text)
-        history = bound_history([*rows, pending], self.history_chars)[:-1]
+        rows = await self.db.run(partial(_recent_history, user.id, conversation_id))
+        history = bound_history([*rows, _Asking(text)], self.history_chars)[:-1]
         return Turn(user=user, conversation_id=conversation_id, text=text, history=history)
 
     async def save_user_message(self, *, turn: Turn) -> int:
         """Store the turn's message, creating its conversation if new; the conversation id."""
-        now = utcnow()
-        async with self.db.transaction() as session:
-            if turn.conversation_id is None:
-                conversation_id = await session.scalar(
-                    insert(Conversation)
-                    .values(
-                        user_id=turn.user.id,
-                        title=_title(turn.text),
-                        created_at=now,
-                        updated_at=now,
-                    )
-                    .returning(Conversation.id)
-                )
-            else:
-                conversation_id = turn.conversation_id
-                await self._touch(session, conversation_id, now)
-            await self._insert(session, conversation_id, NewMessage("user", turn.text), now)
-        return conversation_id
+        return await self.db.run(partial(_save_user_message, turn), write=True)
 
     async def add_message(self, *, conversation_id: int, message: NewMessage) -> int:
         """Store one message of a conversation whose owner was checked by `begin_turn`."""
-        now = utcnow()
-        async with self.db.transaction() as session:
-            message_id = await self._insert(session, conversation_id, message, now)
-            await self._touch(session, conversation_id, now)
-        return message_id
-
-    # Core statements rather than ORM objects: these run for every message of every chat.
-    @staticmethod
-    async def _insert(
-        session: AsyncSession, conversation_id: int, message: NewMessage, now: datetime
-    ) -> int:
-        return await session.scalar(
-            insert(Message)
-            .values(
-                conversation_id=conversation_id,
-                role=message.role,
-                content=message.content,
-                tool_calls=message.tool_calls,
-                tool_call_id=message.tool_call_id,
-                name=message.name,
-                is_error=message.is_error,
-                created_at=now,
-            )
-            .returning(Message.id)
-        )
-
-    @staticmethod
-    async def _touch(session: AsyncSession, conversation_id: int, now: datetime) -> None:
-        await session.execute(
-            update(Conversation).where(Conversation.id == conversation_id).values(updated_at=now)
-        )
-
-    @staticmethod
-    async def _recent(session: AsyncSession, conversation_id: int) -> list[Message]:
-        rows = await session.scalars(
-            select(Message)
-            .where(Message.conversation_id == conversation_id)
-            .order_by(Message.id.desc())
-            .limit(HISTORY_ROWS_MAX)
-        )
-        return list(reversed(rows.all()))
+        return await self.db.run(partial(_add_message, conversation_id, message), write=True)
 
     # -- reads ----------------------------------------------------------------
 
@@ -263,11 +249,62 @@ class ConversationService:
                 )
             )
         if conversation is None:
-            raise NotFound(
-                f"conversation {conversation_id} not found",
-                details={"conversation_id": conversation_id},
-            )
+            raise _not_found(conversation_id)
         return conversation
+
+
+def _not_found(conversation_id: int) -> NotFound:
+    return NotFound(
+        f"conversation {conversation_id} not found", details={"conversation_id": conversation_id}
+    )
+
+
+def _recent_history(user_id: int, conversation_id: int, conn: Connection) -> list[Any]:
+    """The conversation's newest messages for the model, oldest first; NotFound unless the
+    user owns it."""
+    owned = None
+    if 1 <= conversation_id <= MAX_ID:  # else no such row; the database would reject it
+        owned = conn.execute(OWNED, {"id": conversation_id, "user_id": user_id}).first()
+    if owned is None:
+        raise _not_found(conversation_id)
+    rows = conn.execute(RECENT, {"conversation_id": conversation_id}).all()
+    rows.reverse()
+    return rows
+
+
+def _save_user_message(turn: Turn, conn: Connection) -> int:
+    now = utcnow()
+    conversation_id = turn.conversation_id
+    if conversation_id is None:
+        values = {"user_id": turn.user.id, "title": _title(turn.text), "now": now}
+        conversation_id = conn.execute(NEW_CONVERSATION, values).scalar_one()
+    else:
+        conn.execute(TOUCH, {"conversation": conversation_id, "now": now})
+    _insert_message(conn, conversation_id, NewMessage("user", turn.text), now)
+    return conversation_id
+
+
+def _add_message(conversation_id: int, message: NewMessage, conn: Connection) -> int:
+    now = utcnow()
+    message_id = _insert_message(conn, conversation_id, message, now)
+    conn.execute(TOUCH, {"conversation": conversation_id, "now": now})
+    return message_id
+
+
+def _insert_message(
+    conn: Connection, conversation_id: int, message: NewMessage, now: datetime
+) -> int:
+    values = {
+        "conversation_id": conversation_id,
+        "role": message.role,
+        "content": message.content,
+        "tool_calls": message.tool_calls,
+        "tool_call_id": message.tool_call_id,
+        "name": message.name,
+        "is_error": message.is_error,
+        "created_at": now,
+    }
+    return conn.execute(NEW_MESSAGE, values).scalar_one()
 
 
 def _encode_cursor(conversation: Conversation) -> str:
