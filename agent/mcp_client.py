@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import copy
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -111,7 +112,15 @@ class Toolbox:
         self.session = session
         self.tools = {tool.name: tool for tool in tools}
         self.definitions = [to_openai_tool(tool) for tool in tools]
+        # Encoded once: the same few kilobytes go into every request to the model.
+        self.definitions_json = json.dumps(self.definitions, separators=(",", ":"))
         self.instructions = instructions  # the server's advice on using its tools
+
+    def on(self, session: ToolSession) -> Toolbox:
+        """The same tools on another session to the same server, without listing them again."""
+        toolbox = copy.copy(self)
+        toolbox.session = session
+        return toolbox
 
     @classmethod
     async def load(cls, session: ToolSession) -> Toolbox:

@@ -8,7 +8,7 @@ import json
 from mcp import Client
 
 from agent.events import AssistantTurn, Failed, TextDelta, ToolResult
-from agent.loop import Agent
+from agent.loop import Agent, request_body
 from agent.mcp_client import Toolbox, open_toolbox
 from agent.messages import system_message, user_message
 from tests.utils.fake_llm import Reply, ToolCall
@@ -34,9 +34,19 @@ async def test_text_arrives_in_deltas_and_ends_with_the_whole_message(agent, toy
     assert text_of(events) == "Hello there, nice to meet you."
     assert events[-1] == AssistantTurn(content="Hello there, nice to meet you.")
     sent = fake_llm.last_request
+    assert sent.headers["content-type"] == "application/json"
+    assert sent.headers["authorization"].startswith("Bearer ")
     assert sent.body["stream"] is True
+    assert sent.body["model"] == agent.model
     assert sorted(sent.tool_names) == ["add", "fail", "rendezvous", "slow"]
+    assert sent.body["tools"] == tools.definitions
     assert sent.messages == MESSAGES
+
+
+def test_a_request_without_tools_has_no_tools_field():
+    body = json.loads(request_body("m", MESSAGES, "[]"))
+
+    assert body == {"model": "m", "stream": True, "messages": MESSAGES}
 
 
 async def test_arguments_split_over_many_chunks_reach_the_tool_whole(agent, toy, toy_mcp, fake_llm):

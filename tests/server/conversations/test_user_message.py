@@ -8,7 +8,7 @@ import pytest
 
 from server.conversations.service import ConversationService
 from tests.conftest import make_settings
-from tests.utils.chat import chat, names
+from tests.utils.chat import chat, names, text
 from tests.utils.fake_llm import Reply
 
 
@@ -44,6 +44,39 @@ async def test_a_provider_failing_at_once_still_stores_the_continued_message(
         ("assistant", "Hello."),
         ("user", "still there?"),
     ]
+
+
+async def test_a_new_conversation_comes_first_even_when_the_answer_is_ready_before_it(
+    client, alice, fake_llm, slow_store
+):
+    fake_llm.script("Hello there, how can I help?")
+
+    events = await chat(client, alice.headers, "hi")
+
+    assert names(events)[0] == "conversation"
+    assert names(events)[-1] == "done"
+    assert text(events) == "Hello there, how can I help?"
+    conversation_id = events[0][1]["conversation_id"]
+    assert await stored_messages(client, alice, conversation_id) == [
+        ("user", "hi"),
+        ("assistant", "Hello there, how can I help?"),
+    ]
+
+
+async def test_a_new_conversation_that_cannot_be_stored_ends_with_that_error(
+    client, alice, fake_llm, monkeypatch
+):
+    async def broken_save(self, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(ConversationService, "save_user_message", broken_save)
+    fake_llm.script("Hello.")
+
+    events = await chat(client, alice.headers, "hi")
+
+    assert events == [("error", {"message": "Could not store your message; try again shortly."})]
+    listing = await client.get("/api/conversations", headers=alice.headers)
+    assert listing.json()["conversations"] == []
 
 
 class TestWithoutProvider:
