@@ -4,9 +4,13 @@ Three processes: the scripted provider (tests/utils/fake_llm.py), `todo-agent se
 --no-workers` on a fresh SQLite file pointed at it, and this client. For each concurrency
 level the same number of requests take each path, in alternating phases:
 
-- direct: a streamed Chat Completions request straight to the provider (the baseline);
-- new: POST /api/chat opening a conversation (auth, store the message and the
-  conversation, prompt and tool definitions, the provider call, the SSE relay);
+- direct: the request the chat sends for a new conversation (system prompt, the message,
+  the ten tool definitions; read back from the provider), sent straight to it: the
+  baseline, the provider's own time for the same work;
+- direct-min: a two-message request without tools, for reference (the provider reads
+  about 10 kB less);
+- new: POST /api/chat opening a conversation (auth, prompt and tool definitions, the
+  provider call, the SSE relay; the conversation and the message are stored meanwhile);
 - continue: POST /api/chat continuing one (auth, read the bounded history; the message is
   stored while the provider answers).
 
@@ -29,6 +33,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -110,12 +115,16 @@ async def server(base_url: str, workdir: str) -> AsyncIterator[tuple[str, str]]:
         await process.wait()
 
 
-async def first_delta_direct(client: httpx.AsyncClient, base_url: str) -> float:
-    body = {
-        "model": "fake-model",
-        "stream": True,
-        "messages": [{"role": "system", "content": "bench"}, {"role": "user", "content": MESSAGE}],
-    }
+MINIMAL_REQUEST = {
+    "model": "fake-model",
+    "stream": True,
+    "messages": [{"role": "system", "content": "bench"}, {"role": "user", "content": MESSAGE}],
+}
+
+
+async def first_delta_direct(
+    client: httpx.AsyncClient, base_url: str, body: dict[str, Any]
+) -> float:
     start = time.perf_counter()
     first = None
     async with client.stream("POST", f"{base_url}/chat/completions", json=body) as response:
@@ -210,15 +219,16 @@ async def main() -> None:
             httpx.AsyncClient(limits=limits, timeout=60) as client,
         ):
 
-            def direct() -> Awaitable[float]:
-                return first_delta_direct(client, base_url)
-
             async def new_chat() -> float:
                 return (await first_delta_chat(client, url, token))[0]
 
+            await new_chat()
+            chat_request = (await client.get(f"{base_url}/requests/last")).json()
+            assert chat_request["tools"], "the chat sent no tool definitions"
             continuing = Continuing(client, url, token)
             paths: dict[str, Callable[[], Awaitable[float]]] = {
-                "direct": direct,
+                "direct": lambda: first_delta_direct(client, base_url, chat_request),
+                "direct-min": lambda: first_delta_direct(client, base_url, MINIMAL_REQUEST),
                 "new": new_chat,
                 "continue": continuing,
             }
@@ -228,8 +238,9 @@ async def main() -> None:
             for call in paths.values():  # warm up every path and its connections
                 await run_phase(call, 50, 5)
             print(f"time to first text delta, {args.requests} chats per path and level (ms)")
-            print("direct: the provider itself; new/continue: POST /api/chat starting or")
-            print("continuing a conversation; +p50/+p99: added to direct in this run")
+            print("direct: the chat's own request sent to the provider itself (direct-min: a")
+            print("minimal one); new/continue: POST /api/chat starting or continuing a")
+            print("conversation; +p50/+p99: added to direct in this run")
             print(
                 f"{'concurrency':>11} {'path':>9} {'p50':>8} {'p99':>8}"
                 f" {'+p50':>8} {'+p99':>8} {'x p50':>6}"

@@ -147,6 +147,7 @@ class FakeLLM:
             routes=[
                 Route("/v1/chat/completions", self._completions, methods=["POST"]),
                 Route("/v1/models", self._models, methods=["GET"]),
+                Route("/v1/requests/last", self._last, methods=["GET"]),
             ]
         )
 
@@ -204,6 +205,12 @@ class FakeLLM:
 
     async def _models(self, _: Request) -> Response:
         return JSONResponse({"object": "list", "data": [{"id": self.model, "object": "model"}]})
+
+    async def _last(self, _: Request) -> Response:
+        """The body of the last completion request (for benchmarks in another process)."""
+        if not self.requests:
+            return JSONResponse({"error": {"message": "no request yet"}}, status_code=404)
+        return JSONResponse(self.requests[-1].body)
 
     async def _completions(self, request: Request) -> Response:
         body = await request.json()
