@@ -210,8 +210,16 @@ class Chat:
                     return
                 conversation_id = saving.result()
             yield sse("conversation", {"conversation_id": conversation_id})
-            while (item := await queue.get()) is not None:
-                yield item
+            ended = False
+            while not ended:
+                # Events that piled up while the client was being written to (the model
+                # streams faster than a busy server sends) go out in one write.
+                events = [await queue.get()]
+                while not queue.empty():
+                    events.append(queue.get_nowait())
+                ended = events[-1] is None  # the end mark is always last
+                if body := b"".join(event for event in events if event is not None):
+                    yield body
         finally:
             task.cancel()
             # Wait for the agent to store what it produced, even while being cancelled.
