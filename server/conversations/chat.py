@@ -209,6 +209,8 @@ class Chat:
                     yield sse("error", {"message": NOT_STORED})
                     return
                 conversation_id = saving.result()
+            else:
+                await asyncio.sleep(0)  # the agent's request to the model goes out first
             yield sse("conversation", {"conversation_id": conversation_id})
             ended = False
             while not ended:

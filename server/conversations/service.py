@@ -90,7 +90,8 @@ OWNED = select(CONVERSATIONS.c.id).where(
 )
 RECENT = (
     select(MESSAGES.c.role, MESSAGES.c.content, MESSAGES.c.tool_calls, MESSAGES.c.tool_call_id)
-    .where(MESSAGES.c.conversation_id == bindparam("conversation_id"))
+    .join(CONVERSATIONS, CONVERSATIONS.c.id == MESSAGES.c.conversation_id)
+    .where(CONVERSATIONS.c.id == bindparam("id"), CONVERSATIONS.c.user_id == bindparam("user_id"))
     .order_by(MESSAGES.c.id.desc())
     .limit(HISTORY_ROWS_MAX)
 )
@@ -262,12 +263,14 @@ def _not_found(conversation_id: int) -> NotFound:
 def _recent_history(user_id: int, conversation_id: int, conn: Connection) -> list[Any]:
     """The conversation's newest messages for the model, oldest first; NotFound unless the
     user owns it."""
-    owned = None
-    if 1 <= conversation_id <= MAX_ID:  # else no such row; the database would reject it
-        owned = conn.execute(OWNED, {"id": conversation_id, "user_id": user_id}).first()
-    if owned is None:
+    if not 1 <= conversation_id <= MAX_ID:  # no such row; the database would reject the id
         raise _not_found(conversation_id)
-    rows = conn.execute(RECENT, {"conversation_id": conversation_id}).all()
+    params = {"id": conversation_id, "user_id": user_id}
+    # A conversation is stored with its first message, so no rows means not the user's (the
+    # second query only tells that apart from an empty conversation, should one ever exist).
+    rows = conn.execute(RECENT, params).all()
+    if not rows and conn.execute(OWNED, params).first() is None:
+        raise _not_found(conversation_id)
     rows.reverse()
     return rows
 
