@@ -27,6 +27,7 @@ import collections
 import contextlib
 import json
 import os
+import re
 import socket
 import sys
 import tempfile
@@ -62,7 +63,8 @@ async def wait_ready(url: str, process: asyncio.subprocess.Process) -> None:
 
 
 @contextlib.asynccontextmanager
-async def provider() -> AsyncIterator[str]:
+async def provider() -> AsyncIterator[tuple[str, int]]:
+    """The scripted provider in a process of its own; yields its base URL and pid."""
     port = free_port()
     process = await asyncio.create_subprocess_exec(
         *(sys.executable, "-m", "tests.utils.fake_llm", "--port", str(port), "--reply", REPLY),
@@ -72,15 +74,16 @@ async def provider() -> AsyncIterator[str]:
     )
     try:
         await wait_ready(f"http://127.0.0.1:{port}/v1/models", process)
-        yield f"http://127.0.0.1:{port}/v1"
+        yield f"http://127.0.0.1:{port}/v1", process.pid
     finally:
         process.terminate()
         await process.wait()
 
 
 @contextlib.asynccontextmanager
-async def server(base_url: str, workdir: str) -> AsyncIterator[tuple[str, str]]:
-    """`todo-agent serve` on a fresh database; yields its URL and the first user's token."""
+async def server(base_url: str, workdir: str) -> AsyncIterator[tuple[str, str, int]]:
+    """`todo-agent serve` on a fresh database; yields its URL, the first user's token and
+    its pid."""
     port = free_port()
     env = {
         key: value
@@ -109,7 +112,7 @@ async def server(base_url: str, workdir: str) -> AsyncIterator[tuple[str, str]]:
             raise RuntimeError("the server printed no token")
         url = f"http://127.0.0.1:{port}"
         await wait_ready(f"{url}/health/live", process)
-        yield url, token
+        yield url, token, process.pid
     finally:
         process.terminate()
         await process.wait()
@@ -122,17 +125,24 @@ MINIMAL_REQUEST = {
 }
 
 
+# A chunk with text: the provider's first one only says the role ("content": "").
+TEXT_CHUNK = re.compile(rb'"content": ?"[^"]')
+
+
 async def first_delta_direct(
     client: httpx.AsyncClient, base_url: str, body: dict[str, Any]
 ) -> float:
+    # Bytes are searched rather than lines parsed: at 50 chats this client's own CPU is what
+    # saturates first, and every path reads its whole stream.
     start = time.perf_counter()
     first = None
+    seen = b""
     async with client.stream("POST", f"{base_url}/chat/completions", json=body) as response:
         response.raise_for_status()
-        async for line in response.aiter_lines():
-            if first is None and line.startswith("data: {"):
-                choices = json.loads(line[6:])["choices"]
-                if choices and choices[0]["delta"].get("content"):
+        async for chunk in response.aiter_bytes():
+            if first is None:
+                seen += chunk
+                if TEXT_CHUNK.search(seen):
                     first = time.perf_counter() - start
     assert first is not None, "no text delta"
     return first
@@ -146,17 +156,20 @@ async def first_delta_chat(
     body = {"message": MESSAGE, "conversation_id": conversation_id}
     start = time.perf_counter()
     first = None
+    seen = b""
     async with client.stream("POST", f"{url}/api/chat", json=body, headers=headers) as response:
         response.raise_for_status()
-        lines = response.aiter_lines()
-        async for line in lines:
-            if line.startswith("data:") and conversation_id is None:
-                conversation_id = json.loads(line[5:])["conversation_id"]
-            elif first is None and line == "event: delta":
-                first = time.perf_counter() - start
-            elif line == "event: error":
-                raise RuntimeError("the chat answered with an error event")
-    assert first is not None and conversation_id is not None, "no delta event"
+        async for chunk in response.aiter_bytes():
+            if b"event: error" in chunk:
+                raise RuntimeError(f"the chat answered with an error event: {chunk!r}")
+            if first is None:
+                seen += chunk
+                if b"event: delta" in seen:
+                    first = time.perf_counter() - start
+    assert first is not None, "no delta event"
+    if conversation_id is None:  # the first event: `event: conversation` then its data line
+        data = seen.split(b"data:", 1)[1].split(b"\n", 1)[0]
+        conversation_id = json.loads(data)["conversation_id"]
     return first, conversation_id
 
 
@@ -200,6 +213,14 @@ async def run_phase(
     return latencies
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far."""
+    if pid == os.getpid():
+        return time.process_time()
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -211,11 +232,12 @@ async def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 50])
     args = parser.parse_args()
 
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+    # Idle connections are dropped before uvicorn's 5 s keep-alive closes them under a request.
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200, keepalive_expiry=4)
     with tempfile.TemporaryDirectory() as workdir:
         async with (
-            provider() as base_url,
-            server(base_url, workdir) as (url, token),
+            provider() as (base_url, provider_pid),
+            server(base_url, workdir) as (url, token, server_pid),
             httpx.AsyncClient(limits=limits, timeout=60) as client,
         ):
 
@@ -242,25 +264,40 @@ async def main() -> None:
             print("minimal one); new/continue: POST /api/chat starting or continuing a")
             print("conversation; +p50/+p99: added to direct in this run")
             print(
-                f"{'concurrency':>11} {'path':>9} {'p50':>8} {'p99':>8}"
+                f"{'concurrency':>11} {'path':>10} {'p50':>8} {'p99':>8}"
                 f" {'+p50':>8} {'+p99':>8} {'x p50':>6}"
             )
+            processes = {"client": os.getpid(), "server": server_pid, "provider": provider_pid}
+            cpu: dict[str, collections.Counter[str]] = {
+                name: collections.Counter() for name in paths
+            }
             for concurrency in args.concurrency:
                 samples: dict[str, list[float]] = {name: [] for name in paths}
                 # Alternate phases so drift (caches, the database growing) hits all alike.
                 half = args.requests // 2
                 for _ in range(2):
                     for name, call in paths.items():
+                        before = {p: cpu_seconds(pid) for p, pid in processes.items()}
                         samples[name] += await run_phase(call, half, concurrency)
+                        for p, pid in processes.items():
+                            cpu[name][p] += cpu_seconds(pid) - before[p]
                 base50 = percentile(samples["direct"], 0.5) * 1000
                 base99 = percentile(samples["direct"], 0.99) * 1000
                 for name, values in samples.items():
                     p50 = percentile(values, 0.5) * 1000
                     p99 = percentile(values, 0.99) * 1000
                     print(
-                        f"{concurrency:>11} {name:>9} {p50:8.2f} {p99:8.2f}"
+                        f"{concurrency:>11} {name:>10} {p50:8.2f} {p99:8.2f}"
                         f" {p50 - base50:8.2f} {p99 - base99:8.2f} {p50 / base50:6.2f}"
                     )
+            # Where the machine's two cores went: at 50 chats they are all busy, and a latency
+            # then says as much about the other processes as about the path measured.
+            print("\nCPU ms per request, all levels (client = this process)")
+            print(f"{'path':>10} " + " ".join(f"{p:>9}" for p in processes))
+            for name in paths:
+                count = args.requests * len(args.concurrency)
+                per = " ".join(f"{cpu[name][p] * 1000 / count:9.2f}" for p in processes)
+                print(f"{name:>10} {per}")
 
 
 if __name__ == "__main__":
