@@ -187,30 +187,31 @@ class Chat:
 
     async def stream(self, *, user: User, turn: Turn) -> AsyncIterator[bytes]:
         """The SSE body of one request; cancelling it cancels the agent's work."""
+        saving = asyncio.create_task(self._store_message(turn))
+        conversation_id = turn.conversation_id
+        if conversation_id is None:
+            # `conversation` comes first, and a new one's id comes from storing its first
+            # message, so that is stored before the model is asked. (Asking alongside and
+            # holding the answer back until the id is known measured ~1 ms slower to the
+            # first delta: the store's thread competes with the request for the interpreter.)
+            await asyncio.wait([saving])
+            if not _succeeded(saving):
+                _log_not_stored(saving)
+                yield sse("error", {"message": NOT_STORED})
+                return
+            conversation_id = saving.result()
+
         queue: asyncio.Queue[bytes | None] = asyncio.Queue()
 
         def emit(event: str, data: dict[str, Any]) -> None:
             queue.put_nowait(sse(event, data))
 
-        # The user's message is stored while the model starts answering.
-        saving = asyncio.create_task(self._store_message(turn))
         task = asyncio.create_task(
             self._respond(user, turn, _Recorder(self.conversations, saving), emit)
         )
         task.add_done_callback(lambda _: queue.put_nowait(None))
         try:
-            # `conversation` comes first: a new one's id once its first message is stored;
-            # what the agent sends meanwhile waits in the queue.
-            conversation_id = turn.conversation_id
-            if conversation_id is None:
-                await asyncio.wait([saving])
-                if not _succeeded(saving):
-                    _log_not_stored(saving)
-                    yield sse("error", {"message": NOT_STORED})
-                    return
-                conversation_id = saving.result()
-            else:
-                await asyncio.sleep(0)  # the agent's request to the model goes out first
+            await asyncio.sleep(0)  # the agent's request to the model goes out first
             yield sse("conversation", {"conversation_id": conversation_id})
             ended = False
             while not ended:
@@ -231,10 +232,10 @@ class Chat:
                 logger.error("chat task failed", exc_info=task.exception())
 
     async def _store_message(self, turn: Turn) -> int:
-        # Yield once first: the agent's task, created after this one, then runs until its
-        # request to the model is on its way, and the store runs while the model thinks.
-        # Started at once, its database thread competes with building that request for the
-        # interpreter (measured: ~1 ms later first delta).
+        # Continuing a conversation, the message is stored while the model thinks. Yield once
+        # first: the agent's task, created after this one, then runs until its request to the
+        # model is on its way. Started at once, the store's database thread competes with
+        # building that request for the interpreter (measured: ~1 ms later first delta).
         await asyncio.sleep(0)
         return await self.conversations.save_user_message(turn=turn)
 
@@ -280,8 +281,11 @@ class Chat:
         if isinstance(event, TextDelta):
             recorder.pending_text.append(event.text)
             emit("delta", {"text": event.text})
-            # Let the response stream send it now, before the next chunk is read.
-            await asyncio.sleep(0)
+            if len(recorder.pending_text) == 1:
+                # The turn's first text goes out now, before the next chunk is read. Later
+                # ones go when the model's stream waits for the network: chunks that arrived
+                # together leave in one write.
+                await asyncio.sleep(0)
         elif isinstance(event, AssistantTurn):
             await recorder.assistant(event)
             for call in event.tool_calls:

@@ -46,7 +46,7 @@ async def test_a_provider_failing_at_once_still_stores_the_continued_message(
     ]
 
 
-async def test_a_new_conversation_comes_first_even_when_the_answer_is_ready_before_it(
+async def test_a_new_conversation_is_announced_first_even_when_storing_is_slow(
     client, alice, fake_llm, slow_store
 ):
     fake_llm.script("Hello there, how can I help?")
