@@ -144,6 +144,7 @@ class Agent:
             cast_to=Chunk,
             stream=True,
             stream_cls=AsyncStream[Chunk],
+            options={"security": {"bearer_auth": True}},  # as `create` sends it
         )
         async with stream:
             async for chunk in stream:

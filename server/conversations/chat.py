@@ -124,7 +124,6 @@ class _Recorder:
         if _succeeded(self.saving):
             emit(event, data)
             return
-        _log_not_stored(self.saving)
         emit("error", {"message": NOT_STORED})
 
     async def assistant(self, turn: AssistantTurn) -> None:
@@ -166,9 +165,12 @@ class _Recorder:
             self.last_assistant_id = await self._add(NewMessage(role="assistant", content=text))
 
     async def _add(self, message: NewMessage) -> int:
-        return await self.conversations.add_message(
+        # Shielded: the caller has already let go of the message (cleared the pending text,
+        # closed the call), so a request cancelled meanwhile must still store it.
+        store = self.conversations.add_message(
             conversation_id=await self.conversation_id(), message=message
         )
+        return await asyncio.shield(store)
 
 
 class Chat:
@@ -188,6 +190,8 @@ class Chat:
     async def stream(self, *, user: User, turn: Turn) -> AsyncIterator[bytes]:
         """The SSE body of one request; cancelling it cancels the agent's work."""
         saving = asyncio.create_task(self._store_message(turn))
+        # Logged here too: a client gone before the store ends no longer waits for it.
+        saving.add_done_callback(_log_if_not_stored)
         conversation_id = turn.conversation_id
         if conversation_id is None:
             # `conversation` comes first, and a new one's id comes from storing its first
@@ -196,7 +200,6 @@ class Chat:
             # first delta: the store's thread competes with the request for the interpreter.)
             await asyncio.wait([saving])
             if not _succeeded(saving):
-                _log_not_stored(saving)
                 yield sse("error", {"message": NOT_STORED})
                 return
             conversation_id = saving.result()
@@ -272,7 +275,10 @@ class Chat:
             if not _succeeded(saving):
                 emit("error", {"message": NOT_STORED})
                 return
-            await recorder.unfinished()
+            try:
+                await recorder.unfinished()
+            except Exception:  # e.g. the database went down too: the answer still ends
+                logger.exception("could not keep the partial answer of user %s", user.id)
             emit("error", {"message": "Something went wrong while answering; try again."})
 
     @staticmethod
@@ -304,8 +310,8 @@ def _succeeded(task: asyncio.Task[Any]) -> bool:
     return not task.cancelled() and task.exception() is None
 
 
-def _log_not_stored(saving: asyncio.Task[int]) -> None:
-    if not saving.cancelled():
+def _log_if_not_stored(saving: asyncio.Task[int]) -> None:
+    if not saving.cancelled() and saving.exception() is not None:
         logger.error("could not store a chat message", exc_info=saving.exception())
 
 

@@ -55,10 +55,14 @@ class NewMessage:
 class HistoryMessage(Protocol):
     """What the model's history needs of a stored message (a `Message`, or a row of it)."""
 
-    role: str
-    content: str | None
-    tool_calls: list[dict[str, Any]] | None
-    tool_call_id: str | None
+    @property
+    def role(self) -> str: ...
+    @property
+    def content(self) -> str | None: ...
+    @property
+    def tool_calls(self) -> list[dict[str, Any]] | None: ...
+    @property
+    def tool_call_id(self) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ import httpx
 
 from server.app import create_app
 from server.conversations.chat import NO_RESULT, EmbeddedTools
+from server.conversations.service import ConversationService
 from tests.utils.chat import chat
 from tests.utils.fake_llm import Reply, ToolCall
 from tests.utils.servers import serve_app
@@ -101,3 +102,40 @@ async def test_leaving_during_a_tool_call_cancels_it_and_the_conversation_goes_o
     sent = fake_llm.last_request.messages
     assert [m["role"] for m in sent] == ["system", "user", "assistant", "tool", "user"]
     assert sent[3] == {"role": "tool", "tool_call_id": "call_slow", "content": NO_RESULT}
+
+
+async def test_leaving_while_the_answer_is_being_stored_still_stores_it(
+    settings, services, alice, fake_llm, monkeypatch
+):
+    stored = ConversationService.add_message
+    storing = asyncio.Event()
+
+    async def slow_add(self, **kwargs):  # a busy database: the write waits its turn
+        storing.set()
+        await asyncio.sleep(0.3)
+        return await stored(self, **kwargs)
+
+    monkeypatch.setattr(ConversationService, "add_message", slow_add)
+    fake_llm.script("Your week looks calm.")
+    app = create_app(settings, workers=False, services=services)
+    async with serve_app(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as client:
+        async with client.stream(
+            "POST", "/api/chat", json={"message": "how is my week"}, headers=alice.headers
+        ) as response:
+            async for line in response.aiter_lines():
+                if line.startswith("data:") and "conversation_id" in line:
+                    conversation_id = json.loads(line[5:])["conversation_id"]
+                if line == "event: delta":
+                    await asyncio.wait_for(storing.wait(), timeout=10)
+                    break  # the user closes the tab while the answer is being stored
+
+        async def kept() -> bool:
+            detail = await services.conversations.get_conversation(
+                user=alice.user, conversation_id=conversation_id
+            )
+            return [(m.role, m.content) for m in detail.messages] == [
+                ("user", "how is my week"),
+                ("assistant", "Your week looks calm."),
+            ]
+
+        await eventually(kept)
