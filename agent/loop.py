@@ -26,9 +26,6 @@ from agent.messages import assistant_message, tool_message
 
 logger = logging.getLogger(__name__)
 
-# A streamed Chat Completions chunk, as the provider sent it.
-Chunk = dict[str, Any]
-
 
 def request_body(model: str, messages: list[dict[str, Any]], tools_json: str) -> bytes:
     """The streamed Chat Completions request; `tools_json` is the encoded tool list, if any."""
@@ -141,13 +138,18 @@ class Agent:
         stream = await self.client.post(
             "/chat/completions",
             content=request_body(self.model, messages, tools.definitions_json),
-            cast_to=Chunk,
+            # `object`: each chunk is the provider's JSON as parsed, with no type walk.
+            cast_to=object,
             stream=True,
-            stream_cls=AsyncStream[Chunk],
+            stream_cls=AsyncStream[object],
             options={"security": {"bearer_auth": True}},  # as `create` sends it
         )
         async with stream:
             async for chunk in stream:
+                if not isinstance(chunk, dict):
+                    raise openai.APIResponseValidationError(
+                        response=stream.response, body=chunk, message="a chunk is not an object"
+                    )
                 choices = chunk.get("choices")
                 if not choices:
                     continue
