@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
+from mcp.server import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.routing import Route
 
@@ -15,7 +16,7 @@ from mcp_tools.server import create_mcp_server
 from server import health
 from server.config import Settings
 from server.conversations import views as conversation_views
-from server.conversations.chat import embedded_tools, open_chat
+from server.conversations.chat import ToolConnector, embedded_tools, open_chat, remote_tools
 from server.events import views as event_views
 from server.events.live import live_feed
 from server.http_errors import BodyLimit, install_error_handlers
@@ -31,6 +32,13 @@ from server.workers.runner import run_workers
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
+
+
+def chat_tools(settings: Settings, mcp: MCPServer) -> ToolConnector:
+    """The chat's tools: this process's own MCP server, or AGENT_MCP_URL's when set."""
+    if settings.agent_mcp_url:
+        return remote_tools(settings.agent_mcp_url, timeout=settings.llm_timeout_seconds)
+    return embedded_tools(mcp)
 
 
 def create_app(
@@ -59,7 +67,7 @@ def create_app(
             await stack.enter_async_context(live_feed(services))
             await stack.enter_async_context(mcp.session_manager.run())
             app.state.chat = await stack.enter_async_context(
-                open_chat(settings, services.conversations, embedded_tools(mcp))
+                open_chat(settings, services.conversations, chat_tools(settings, mcp))
             )
             if workers:
                 await stack.enter_async_context(run_workers(services))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
@@ -21,6 +23,7 @@ class Settings(BaseSettings):
     llm_timeout_seconds: float = Field(default=60.0, gt=0)
     llm_max_retries: int = Field(default=3, ge=0, le=10)
     agent_max_tool_rounds: int = Field(default=8, ge=1, le=50)
+    agent_mcp_url: str | None = None
     # Characters of past messages sent to the model (about 4 per token); older ones are left out.
     agent_history_chars: int = Field(default=60_000, ge=2_000, le=2_000_000)
 
@@ -65,6 +68,19 @@ class Settings(BaseSettings):
             raise ValueError(f"is not a valid URL ({exc})") from None
         return value
 
+    @field_validator("agent_mcp_url")
+    @classmethod
+    def _mcp_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parsed = urlsplit(value)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ValueError(
+                "must be the http(s) URL of a todo-agent MCP endpoint, "
+                "e.g. http://mcp.internal:8000/mcp"
+            )
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _log_level(cls, value: str) -> str:
@@ -74,7 +90,12 @@ class Settings(BaseSettings):
         return value.upper()
 
     @field_validator(
-        "openai_base_url", "kafka_bootstrap_servers", "smtp_host", "smtp_username", mode="before"
+        "openai_base_url",
+        "kafka_bootstrap_servers",
+        "smtp_host",
+        "smtp_username",
+        "agent_mcp_url",
+        mode="before",
     )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:

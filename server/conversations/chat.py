@@ -11,7 +11,7 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import anyio
@@ -20,7 +20,7 @@ from mcp.server import MCPServer
 from agent.events import AgentEvent, AssistantTurn, Failed, TextDelta, ToolCall, ToolResult
 from agent.llm import HOW_TO_CONFIGURE, build_llm_client
 from agent.loop import Agent
-from agent.mcp_client import OnDemandSession, Toolbox
+from agent.mcp_client import OnDemandSession, Toolbox, connect_streamable_http
 from agent.messages import assistant_message, system_message, tool_message, user_message
 from agent.prompt import system_prompt
 from mcp_tools.session import in_process_client
@@ -31,11 +31,13 @@ from server.users.models import User
 
 logger = logging.getLogger(__name__)
 
-ToolConnector = Callable[[User], AbstractAsyncContextManager[Toolbox]]
+# Opens the tools a chat uses, acting as the user (whose bearer token is given).
+ToolConnector = Callable[[User, str], AbstractAsyncContextManager[Toolbox]]
 Emit = Callable[[str, dict[str, Any]], None]
 
 NO_RESULT = "no result: the request ended before this tool call finished"
 NOT_STORED = "Could not store your message; try again shortly."
+TOOLS_UNREACHABLE = "Could not reach the task tools; your message is saved, try again shortly."
 
 
 def sse(event: str, data: dict[str, Any]) -> bytes:
@@ -83,7 +85,7 @@ class EmbeddedTools:
         self._listed: Toolbox | None = None
 
     @asynccontextmanager
-    async def __call__(self, user: User) -> AsyncIterator[Toolbox]:
+    async def __call__(self, user: User, token: str) -> AsyncIterator[Toolbox]:
         session = OnDemandSession(lambda: in_process_client(self.mcp, user))
         try:
             if self._listed is None:
@@ -97,6 +99,29 @@ class EmbeddedTools:
 
 def embedded_tools(mcp: MCPServer) -> ToolConnector:
     return EmbeddedTools(mcp)
+
+
+class ToolServerUnreachable(Exception):
+    """The remote MCP server did not answer (or refused the user's token)."""
+
+
+def remote_tools(url: str, *, timeout: float) -> ToolConnector:
+    """Tools of another todo-agent MCP endpoint (AGENT_MCP_URL) over streamable HTTP, acting
+    as the user: the chat request's own bearer token goes with the session."""
+
+    @asynccontextmanager
+    async def connect(user: User, token: str) -> AsyncIterator[Toolbox]:
+        async with AsyncExitStack() as stack:
+            try:
+                tools = await stack.enter_async_context(
+                    connect_streamable_http(url, token=token, http_timeout=timeout)
+                )
+            except Exception as exc:
+                logger.warning("MCP server %s unreachable for user %s: %s", url, user.id, exc)
+                raise ToolServerUnreachable(url) from exc
+            yield tools
+
+    return connect
 
 
 class _Recorder:
@@ -187,7 +212,7 @@ class Chat:
         self.agent = agent
         self.connect_tools = connect_tools
 
-    async def stream(self, *, user: User, turn: Turn) -> AsyncIterator[bytes]:
+    async def stream(self, *, user: User, token: str, turn: Turn) -> AsyncIterator[bytes]:
         """The SSE body of one request; cancelling it cancels the agent's work."""
         saving = asyncio.create_task(self._store_message(turn))
         # Logged here too: a client gone before the store ends no longer waits for it.
@@ -210,7 +235,7 @@ class Chat:
             queue.put_nowait(sse(event, data))
 
         task = asyncio.create_task(
-            self._respond(user, turn, _Recorder(self.conversations, saving), emit)
+            self._respond(user, token, turn, _Recorder(self.conversations, saving), emit)
         )
         task.add_done_callback(lambda _: queue.put_nowait(None))
         try:
@@ -242,13 +267,15 @@ class Chat:
         await asyncio.sleep(0)
         return await self.conversations.save_user_message(turn=turn)
 
-    async def _respond(self, user: User, turn: Turn, recorder: _Recorder, emit: Emit) -> None:
+    async def _respond(
+        self, user: User, token: str, turn: Turn, recorder: _Recorder, emit: Emit
+    ) -> None:
         saving = recorder.saving
         try:
             if self.agent is None:
                 await recorder.finish(emit, "error", {"message": HOW_TO_CONFIGURE})
                 return
-            async with self.connect_tools(user) as tools:
+            async with self.connect_tools(user, token) as tools:
                 prompt = system_prompt(
                     now=utcnow(),
                     timezone=user.timezone,
@@ -269,6 +296,8 @@ class Chat:
             if _succeeded(saving):
                 await recorder.unfinished()
             raise
+        except ToolServerUnreachable:
+            await recorder.finish(emit, "error", {"message": TOOLS_UNREACHABLE})
         except Exception:
             logger.exception("chat for user %s failed", user.id)
             await asyncio.wait([saving])

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from server.conversations.chat import Chat
 from server.conversations.models import ConversationDetail, ConversationPage
 from server.conversations.service import LIST_MAX
-from server.deps import CurrentUser, ServicesDep
+from server.deps import CurrentUser, ServicesDep, bearer_token
 
 router = APIRouter(prefix="/api", tags=["chat"])
 
@@ -35,7 +35,9 @@ class ChatRequest(BaseModel):
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {}}}},
 )
-async def chat(body: ChatRequest, user: CurrentUser, chat: ChatDep) -> StreamingResponse:
+async def chat(
+    body: ChatRequest, user: CurrentUser, chat: ChatDep, request: Request
+) -> StreamingResponse:
     """Answer `message` as a stream of SSE events: conversation, delta, tool_call,
     tool_result, then done (or error)."""
     # Checked before the stream starts, so a bad request is a plain HTTP error.
@@ -43,7 +45,7 @@ async def chat(body: ChatRequest, user: CurrentUser, chat: ChatDep) -> Streaming
         user=user, conversation_id=body.conversation_id, text=body.message
     )
     return StreamingResponse(
-        chat.stream(user=user, turn=turn),
+        chat.stream(user=user, token=bearer_token(request), turn=turn),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

@@ -55,6 +55,8 @@ def test_environment_and_dotenv_are_read(tmp_path, monkeypatch):
         ("OVERDUE_AFTER_MINUTES", "an hour"),
         ("LLM_MAX_RETRIES", "100"),
         ("LOG_LEVEL", "LOUD"),
+        ("AGENT_MCP_URL", "mcp.internal:8000/mcp"),
+        ("AGENT_MCP_URL", "ftp://mcp.internal/mcp"),
     ],
 )
 def test_bad_value_raises_a_config_error_naming_the_variable(monkeypatch, variable, value):
