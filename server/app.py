@@ -80,11 +80,11 @@ def create_app(
     app.state.mcp = mcp
     install_error_handlers(app)
     for module in (
+        conversation_views,  # first: the chat's latency budget is a few milliseconds
         health,
         user_views,
         task_views,
         notification_views,
-        conversation_views,
         event_views,
         web_views,
     ):
