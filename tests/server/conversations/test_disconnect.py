@@ -16,6 +16,26 @@ from tests.utils.servers import serve_app
 from tests.utils.toy_mcp import Toy, toy_server
 
 
+async def leave_at(event: str, client, account, message: str, *, then=None) -> int:
+    """Chat, read the stream up to its first `event`, await `then()`, and leave (the stream
+    is closed, as a closed tab does); the conversation id."""
+    async with client.stream(
+        "POST", "/api/chat", json={"message": message}, headers=account.headers
+    ) as response:
+        async for line in response.aiter_lines():
+            if line.startswith("data:") and "conversation_id" in line:
+                conversation_id = json.loads(line[5:])["conversation_id"]
+            if line == f"event: {event}":
+                if then is not None:
+                    await then()
+                return conversation_id
+    raise AssertionError(f"the stream ended before any {event} event")
+
+
+async def wait(event: asyncio.Event) -> None:
+    await asyncio.wait_for(event.wait(), timeout=10)
+
+
 async def eventually(condition, attempts: int = 500) -> None:
     """Wait for `condition()` to hold (a wait for work to finish, not a timing check)."""
     for _ in range(attempts):
@@ -32,15 +52,8 @@ async def test_leaving_mid_stream_cancels_the_model_call_and_keeps_the_partial_t
     fake_llm.script(Reply(text=words, chunk_size=5, hang=True))
     app = create_app(settings, workers=False, services=services)
     async with serve_app(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as client:
-        async with client.stream(
-            "POST", "/api/chat", json={"message": "plan my week"}, headers=alice.headers
-        ) as response:
-            lines = response.aiter_lines()
-            async for line in lines:
-                if line.startswith("data:") and "conversation_id" in line:
-                    conversation_id = json.loads(line[5:])["conversation_id"]
-                if line == "event: delta":
-                    break  # the user closes the tab
+        # The user closes the tab at the first text.
+        conversation_id = await leave_at("delta", client, alice, "plan my week")
 
         async def kept() -> bool:
             detail = await services.conversations.get_conversation(
@@ -76,15 +89,9 @@ async def test_leaving_during_a_tool_call_cancels_it_and_the_conversation_goes_o
     app = create_app(settings, workers=False, services=services)
     async with serve_app(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as client:
         app.state.chat.connect_tools = EmbeddedTools(toy_server(toy))
-        async with client.stream(
-            "POST", "/api/chat", json={"message": "do the slow thing"}, headers=alice.headers
-        ) as response:
-            async for line in response.aiter_lines():
-                if line.startswith("data:") and "conversation_id" in line:
-                    conversation_id = json.loads(line[5:])["conversation_id"]
-                if line == "event: tool_call":
-                    break
-            await toy.slow_started.wait()
+        conversation_id = await leave_at(
+            "tool_call", client, alice, "do the slow thing", then=toy.slow_started.wait
+        )
 
         await asyncio.wait_for(toy.slow_cancelled.wait(), timeout=10)
 
@@ -119,15 +126,10 @@ async def test_leaving_while_the_answer_is_being_stored_still_stores_it(
     fake_llm.script("Your week looks calm.")
     app = create_app(settings, workers=False, services=services)
     async with serve_app(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as client:
-        async with client.stream(
-            "POST", "/api/chat", json={"message": "how is my week"}, headers=alice.headers
-        ) as response:
-            async for line in response.aiter_lines():
-                if line.startswith("data:") and "conversation_id" in line:
-                    conversation_id = json.loads(line[5:])["conversation_id"]
-                if line == "event: delta":
-                    await asyncio.wait_for(storing.wait(), timeout=10)
-                    break  # the user closes the tab while the answer is being stored
+        # The user closes the tab while the answer is being stored.
+        conversation_id = await leave_at(
+            "delta", client, alice, "how is my week", then=lambda: wait(storing)
+        )
 
         async def kept() -> bool:
             detail = await services.conversations.get_conversation(
