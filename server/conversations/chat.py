@@ -215,7 +215,7 @@ class Chat:
     async def stream(self, *, user: User, token: str, turn: Turn) -> AsyncIterator[bytes]:
         """The SSE body of one request; cancelling it cancels the agent's work."""
         saving = asyncio.create_task(self._store_message(turn))
-        # Logged here too: a client gone before the store ends no longer waits for it.
+        # Logged when it fails, whether or not a client still waits for it.
         saving.add_done_callback(_log_if_not_stored)
         conversation_id = turn.conversation_id
         if conversation_id is None:
