@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, literal, or_, select, tuple_
+from sqlalchemy import ColumnElement, bindparam, func, literal, or_, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -82,6 +82,15 @@ class ListQuery:
     sort: Sort = Sort.due
     limit: int = 50
     cursor: str | None = None
+
+
+GET_TASK = select(*LIST_COLUMNS).where(
+    Task.id == bindparam("id"), Task.user_id == bindparam("user_id")
+)
+
+
+def _not_found(task_id: int) -> NotFound:
+    return NotFound(f"task {task_id} not found", details={"task_id": task_id})
 
 
 def to_public(task: Task) -> TaskPublic:
@@ -169,8 +178,14 @@ class TaskService:
     async def get_task(
         self, *, user: User, task_id: int, include_deleted: bool = True
     ) -> TaskPublic:
-        async with self.db.session() as session:
-            return to_public(await self._load(session, user, task_id, include_deleted))
+        # Core and `Database.run`, like listing: reading one task is the other hot path.
+        if not 1 <= task_id <= MAX_ID:  # no such row; the database would reject the number
+            raise _not_found(task_id)
+        params = {"id": task_id, "user_id": user.id}
+        row = await self.db.run(lambda conn: conn.execute(GET_TASK, params).first())
+        if row is None or (row.deleted_at is not None and not include_deleted):
+            raise _not_found(task_id)
+        return TaskPublic.model_validate(row._mapping)
 
     async def update_task(self, *, user: User, task_id: int, data: TaskUpdate) -> TaskPublic:
         """Change the fields present in `data`; rescheduling re-arms alerts, keeps recurrence."""
@@ -290,8 +305,7 @@ class TaskService:
             stmt = stmt.where(row < bound if descending else row > bound)
         order = [k.desc() if descending else k.asc() for k in keys]
         stmt = stmt.order_by(*order).limit(query.limit + 1)
-        async with self.db.connect() as conn:
-            rows = (await conn.execute(stmt)).all()
+        rows = await self.db.run(lambda conn: conn.execute(stmt).all())
         more = len(rows) > query.limit
         rows = rows[: query.limit]
         cursor = self._encode_cursor(rows[-1], query.sort) if more and rows else None
@@ -447,13 +461,13 @@ class TaskService:
         lock: bool = False,
     ) -> Task:
         if not 1 <= task_id <= MAX_ID:  # no such row; the database would reject the number
-            raise NotFound(f"task {task_id} not found", details={"task_id": task_id})
+            raise _not_found(task_id)
         stmt = select(Task).where(Task.id == task_id, Task.user_id == user.id)
         if lock and not self.db.is_sqlite:
             stmt = stmt.with_for_update()
         task = await session.scalar(stmt)
         if task is None or (task.deleted_at is not None and not include_deleted):
-            raise NotFound(f"task {task_id} not found", details={"task_id": task_id})
+            raise _not_found(task_id)
         return task
 
     @staticmethod
