@@ -16,7 +16,6 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.ext.asyncio import (
-    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -81,15 +80,21 @@ def _begin_immediate(connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _configure_sqlite(engine: Engine, *, writer: bool) -> None:
+    """WAL and the other pragmas on every connection; a writer's transactions take the write
+    lock when they begin (BEGIN IMMEDIATE)."""
+    event.listen(engine, "connect", _sqlite_pragmas)
+    if writer:
+        event.listen(engine, "connect", _manual_begin)
+        event.listen(engine, "begin", _begin_immediate)
+
+
 def _sqlite_engine(url: str, *, writer: bool, pool_size: int) -> Engine:
     """A sync (sqlite3) engine on the same file, for `Database.run`."""
     engine = create_engine(
         url.replace("+aiosqlite", "+pysqlite", 1), pool_size=pool_size, max_overflow=0
     )
-    event.listen(engine, "connect", _sqlite_pragmas)
-    if writer:
-        event.listen(engine, "connect", _manual_begin)
-        event.listen(engine, "begin", _begin_immediate)
+    _configure_sqlite(engine, writer=writer)
     return engine
 
 
@@ -135,10 +140,8 @@ class Database:
             # SQLite cannot upgrade a stale read snapshot to a write: writers take the write
             # lock when they begin (BEGIN IMMEDIATE) on their own engine; readers stay parallel.
             self.write_engine = create_async_engine(url, **kwargs)
-            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
-            event.listen(self.write_engine.sync_engine, "connect", _sqlite_pragmas)
-            event.listen(self.write_engine.sync_engine, "connect", _manual_begin)
-            event.listen(self.write_engine.sync_engine, "begin", _begin_immediate)
+            _configure_sqlite(self.engine.sync_engine, writer=False)
+            _configure_sqlite(self.write_engine.sync_engine, writer=True)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self.write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)
         self._sqlite: _SqliteRunner | None = None
@@ -148,12 +151,6 @@ class Database:
         """A session for reads; nothing is committed."""
         async with self.sessions() as session:
             yield session
-
-    @asynccontextmanager
-    async def connect(self) -> AsyncIterator[AsyncConnection]:
-        """A Core connection for hot read paths that need no ORM objects."""
-        async with self.engine.connect() as conn:
-            yield conn
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
