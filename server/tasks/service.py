@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, bindparam, func, literal, or_, select, tuple_
 from sqlalchemy.exc import IntegrityError
@@ -91,6 +91,21 @@ GET_TASK = select(*LIST_COLUMNS).where(
 
 def _not_found(task_id: int) -> NotFound:
     return NotFound(f"task {task_id} not found", details={"task_id": task_id})
+
+
+R = TypeVar("R")
+
+
+def _check_id(task_id: int) -> None:
+    if not 1 <= task_id <= MAX_ID:  # no such row; the database would reject the number
+        raise _not_found(task_id)
+
+
+def _visible(row: R | None, task_id: int, include_deleted: bool) -> R:
+    """The task (a `Task` or a row of one), unless it is missing, or deleted and not wanted."""
+    if row is None or (row.deleted_at is not None and not include_deleted):
+        raise _not_found(task_id)
+    return row
 
 
 def to_public(task: Task) -> TaskPublic:
@@ -179,13 +194,10 @@ class TaskService:
         self, *, user: User, task_id: int, include_deleted: bool = True
     ) -> TaskPublic:
         # Core and `Database.run`, like listing: reading one task is the other hot path.
-        if not 1 <= task_id <= MAX_ID:  # no such row; the database would reject the number
-            raise _not_found(task_id)
+        _check_id(task_id)
         params = {"id": task_id, "user_id": user.id}
         row = await self.db.run(lambda conn: conn.execute(GET_TASK, params).first())
-        if row is None or (row.deleted_at is not None and not include_deleted):
-            raise _not_found(task_id)
-        return TaskPublic.model_validate(row._mapping)
+        return TaskPublic.model_validate(_visible(row, task_id, include_deleted)._mapping)
 
     async def update_task(self, *, user: User, task_id: int, data: TaskUpdate) -> TaskPublic:
         """Change the fields present in `data`; rescheduling re-arms alerts, keeps recurrence."""
@@ -460,15 +472,11 @@ class TaskService:
         include_deleted: bool,
         lock: bool = False,
     ) -> Task:
-        if not 1 <= task_id <= MAX_ID:  # no such row; the database would reject the number
-            raise _not_found(task_id)
+        _check_id(task_id)
         stmt = select(Task).where(Task.id == task_id, Task.user_id == user.id)
         if lock and not self.db.is_sqlite:
             stmt = stmt.with_for_update()
-        task = await session.scalar(stmt)
-        if task is None or (task.deleted_at is not None and not include_deleted):
-            raise _not_found(task_id)
-        return task
+        return _visible(await session.scalar(stmt), task_id, include_deleted)
 
     @staticmethod
     async def _following(session: AsyncSession, task: Task) -> Task | None:
