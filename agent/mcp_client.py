@@ -39,6 +39,10 @@ logger = logging.getLogger(__name__)
 MAX_TOOL_PAGES = 20
 
 
+class ToolServerUnreachable(Exception):
+    """The MCP server did not answer (or refused the user's token) when a session opened."""
+
+
 class ToolSession(Protocol):
     """What the toolbox needs from an MCP client session (`mcp.Client` is one)."""
 

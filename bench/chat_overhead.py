@@ -1,6 +1,6 @@
 """Time to the first text delta: through POST /api/chat versus the provider called directly.
 
-Three processes: the scripted provider (tests/utils/fake_llm.py), `todo-agent serve
+Three processes: the scripted provider (testkit/fake_llm.py), `todo-agent serve
 --no-workers` on a fresh SQLite file pointed at it, and this client. For each concurrency
 level the same number of requests take each path, in alternating phases:
 
@@ -67,7 +67,7 @@ async def provider() -> AsyncIterator[tuple[str, int]]:
     """The scripted provider in a process of its own; yields its base URL and pid."""
     port = free_port()
     process = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "tests.utils.fake_llm", "--port", str(port), "--reply", REPLY),
+        *(sys.executable, "-m", "testkit.fake_llm", "--port", str(port), "--reply", REPLY),
         cwd=ROOT,
         stdout=asyncio.subprocess.DEVNULL,
         env={**os.environ, "PYTHONPATH": os.environ.get("PYTHONPATH", str(ROOT))},

@@ -35,7 +35,7 @@ from server.config import Settings  # noqa: E402
 from server.events.kafka import KafkaBus  # noqa: E402
 from server.events.models import OutboxEvent  # noqa: E402
 from server.events.outbox import Topics, event_row  # noqa: E402
-from server.services import build_services  # noqa: E402
+from server.runtime import open_runtime  # noqa: E402
 from server.workers.relay import OutboxRelay  # noqa: E402
 
 TASK = {
@@ -97,8 +97,13 @@ async def ours(args, bootstrap: str, workdir: str) -> dict[str, float]:
         kafka_topic_task_events=f"bench-task-events-{suffix}",
         kafka_session_timeout_ms=2000,
     )
-    services = build_services(settings)
-    await services.db.migrate()
+    # The database and services from a data-only runtime; the bus is built here, without the
+    # runtime's live-feed subscription, so only the measured consumer reads the topic.
+    async with open_runtime(settings, events=False) as runtime:
+        return await _ours(args, settings, runtime.services)
+
+
+async def _ours(args, settings: Settings, services) -> dict[str, float]:
     user = await services.users.create_user(name="bench")
     topics = Topics.from_settings(settings)
     counter = Counter()
@@ -145,7 +150,6 @@ async def ours(args, bootstrap: str, workdir: str) -> dict[str, float]:
             results["rate"] = counter.expected / (time.perf_counter() - begin)
             runner.cancel()
             await asyncio.gather(runner, return_exceptions=True)
-    await services.db.dispose()
     return results
 
 
@@ -161,7 +165,7 @@ async def warm_up(services, relay: OutboxRelay, topic: str, user_id: int, counte
 def database_url(kind: str, workdir: str) -> str:
     if kind == "sqlite":
         return f"sqlite+aiosqlite:///{workdir}/events.db"
-    from tests.utils.servers import Postgres
+    from testkit.servers import Postgres
 
     return Postgres(f"{workdir}/pg").new_database_url()
 
@@ -254,7 +258,7 @@ async def main() -> None:
     args = parser.parse_args()
     broker = None
     if args.bootstrap is None:
-        from tests.utils.kafka import Tansu
+        from testkit.kafka import Tansu
 
         broker = Tansu()
         broker.start()

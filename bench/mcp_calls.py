@@ -29,7 +29,7 @@ from mcp.client.streamable_http import streamable_http_client
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.utils.servers import free_port  # noqa: E402
+from testkit.servers import free_port  # noqa: E402
 
 ECHO_SERVER = """
 import sys
@@ -52,28 +52,38 @@ import uvicorn
 from server.app import create_app
 from server.config import load_settings
 from server.observability import configure_logging
+from server.runtime import open_runtime
 
 async def echo(text: str) -> str:
     return text
 
-settings = load_settings()
-configure_logging(settings.log_level)
-app = create_app(settings, workers=False)
-app.state.mcp.add_tool(echo)
-asyncio.run(uvicorn.Server(uvicorn.Config(app, port=int(sys.argv[1]), log_config=None)).serve())
+async def main():
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    async with open_runtime(settings) as runtime:
+        runtime.mcp.add_tool(echo)
+        config = uvicorn.Config(create_app(runtime), port=int(sys.argv[1]), log_config=None)
+        await uvicorn.Server(config).serve()
+
+asyncio.run(main())
 """
 
 
 async def seed(database_url: str, count: int) -> str:
     """Create user `bench` with `count` tasks; returns an API token."""
+    from server.config import Settings
+    from server.runtime import open_runtime
+
+    settings = Settings(_env_file=None, database_url=database_url)
+    async with open_runtime(settings, events=False) as runtime:
+        return await _seed_rows(runtime.services, count)
+
+
+async def _seed_rows(services, count: int) -> str:
     from sqlalchemy import insert
 
-    from server.config import Settings
-    from server.services import build_services
     from server.tasks.models import Task
 
-    services = build_services(Settings(_env_file=None, database_url=database_url))
-    await services.db.migrate()
     user = await services.users.create_user(name="bench")
     token = await services.users.create_token(name="bench")
     now = datetime.now(UTC)
@@ -97,7 +107,6 @@ async def seed(database_url: str, count: int) -> str:
     async with services.db.transaction() as session:
         for start in range(0, count, 2000):
             await session.execute(insert(Task), rows[start : start + 2000])
-    await services.db.dispose()
     return token
 
 
@@ -190,7 +199,7 @@ async def main() -> None:
     tmp = tempfile.mkdtemp()
     postgres = None
     if args.db == "postgres":
-        from tests.utils.servers import Postgres
+        from testkit.servers import Postgres
 
         postgres = Postgres(tmp)
         database_url = postgres.new_database_url()

@@ -29,8 +29,7 @@ from sqlalchemy import delete, insert, update  # noqa: E402
 
 from server.config import Settings  # noqa: E402
 from server.events.models import OutboxEvent  # noqa: E402
-from server.services import build_services  # noqa: E402
-from server.tasks.alerts import AlertPolicy  # noqa: E402
+from server.runtime import open_runtime  # noqa: E402
 from server.tasks.models import NO_DUE, Task, TaskAlert  # noqa: E402
 from server.workers.scheduler import DeadlineScheduler  # noqa: E402
 
@@ -62,8 +61,12 @@ def task_row(index: int, user_id: int, now: datetime, *, due_now: bool) -> dict:
 
 
 async def measure(database_url: str, stored: int, due: int, runs: int) -> list[float]:
-    services = build_services(Settings(_env_file=None, database_url=database_url))
-    await services.db.migrate()
+    settings = Settings(_env_file=None, database_url=database_url)
+    async with open_runtime(settings, events=False) as runtime:
+        return await _measure(runtime.services, stored, due, runs)
+
+
+async def _measure(services, stored: int, due: int, runs: int) -> list[float]:
     now = datetime.now(UTC)
     users = [await services.users.create_user(name=f"u{i}") for i in range(USERS)]
     started = time.perf_counter()
@@ -76,12 +79,7 @@ async def measure(database_url: str, stored: int, due: int, runs: int) -> list[f
         async with services.db.transaction() as session:
             await session.execute(insert(Task.__table__), rows)
     print(f"  seeded {stored:,} tasks in {time.perf_counter() - started:.1f}s", flush=True)
-    scheduler = DeadlineScheduler(
-        db=services.db,
-        topics=services.topics,
-        policy=AlertPolicy(),
-        interval_seconds=30,
-    )
+    scheduler = DeadlineScheduler(deadlines=services.deadlines, interval_seconds=30)
     timings = []
     for run in range(runs + 1):
         async with services.db.transaction() as session:  # re-arm the due tasks
@@ -99,7 +97,6 @@ async def measure(database_url: str, stored: int, due: int, runs: int) -> list[f
         assert result.emitted == due, result
         if run > 0:  # the first run warms the caches
             timings.append(result.seconds)
-    await services.db.dispose()
     return timings
 
 
@@ -108,7 +105,7 @@ def database_urls(kind: str, workdir: str):
         for name in ("small", "large"):
             yield f"sqlite+aiosqlite:///{workdir}/{name}.db"
         return
-    from tests.utils.servers import Postgres
+    from testkit.servers import Postgres
 
     server = Postgres(f"{workdir}/pg")
     try:

@@ -1,4 +1,10 @@
-"""Storage: the async engine, sessions, the UTC datetime column type and migrations."""
+"""Storage: the async engine, sessions, the UTC datetime column type and migrations.
+
+`Database` is the only place that knows the drivers' failures: every unit of work it runs
+(`session`, `transaction`, `run`, `ping`, `migrate`) turns "the database is down or
+saturated" into the domain's `Unavailable`, so the edges translate one error (503, a tool
+error) and never mistake another `OSError` (a file name too long, say) for an outage.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
-from sqlalchemy import DateTime, create_engine, event, text
+from sqlalchemy import DateTime, Select, create_engine, event, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
@@ -23,13 +29,16 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.types import TypeDecorator
 
+from server.errors import NotFound, Unavailable
+
 logger = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
-# What the drivers raise when the database is down or saturated (asyncpg's OSError comes raw);
-# each edge turns these into "unavailable" (503), never a crash.
+# What the drivers raise when the database is down or saturated (asyncpg's OSError comes raw
+# when it cannot connect); `Database` turns these into Unavailable.
 DATABASE_DOWN = (OperationalError, InterfaceError, SQLAlchemyTimeoutError, OSError)
+UNAVAILABLE = "the database is unavailable; try again shortly"
 # Row ids are INTEGER columns (32-bit on PostgreSQL): a larger id names no row.
 MAX_ID = 2**31 - 1
 # Threads that run SQLite units of work (`Database.run`): reads in parallel, writes one at a
@@ -41,6 +50,33 @@ T = TypeVar("T")
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def is_row_id(value: int) -> bool:
+    """Whether `value` can name a row (the database would reject a larger number rather
+    than find nothing)."""
+    return 1 <= value <= MAX_ID
+
+
+def check_id(row_id: int, not_found: Callable[[int], NotFound]) -> int:
+    """`row_id` if it can name a row; else the caller's NotFound."""
+    if not is_row_id(row_id):
+        raise not_found(row_id)
+    return row_id
+
+
+def _unavailable(exc: BaseException) -> Unavailable:
+    logger.warning("database unavailable: %r", exc)
+    return Unavailable(UNAVAILABLE)
+
+
+@asynccontextmanager
+async def _reported_down() -> AsyncIterator[None]:
+    """Driver failures inside the block leave it as Unavailable (its cause attached)."""
+    try:
+        yield
+    except DATABASE_DOWN as exc:
+        raise _unavailable(exc) from exc
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -149,14 +185,21 @@ class Database:
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A session for reads; nothing is committed."""
-        async with self.sessions() as session:
+        async with _reported_down(), self.sessions() as session:
             yield session
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session whose work commits together on success or not at all."""
-        async with self.write_sessions() as session, session.begin():
+        async with _reported_down(), self.write_sessions() as session, session.begin():
             yield session
+
+    def for_update(self, stmt: Select, *, skip_locked: bool = False) -> Select:
+        """`stmt` locking the rows it reads until the transaction ends (PostgreSQL); SQLite
+        needs no row locks, its writers take turns (BEGIN IMMEDIATE)."""
+        if self.is_sqlite:
+            return stmt
+        return stmt.with_for_update(skip_locked=skip_locked)
 
     async def run(self, work: Callable[[Connection], T], *, write: bool = False) -> T:
         """Run `work(conn)` with a sync Core connection: in one transaction, committed when it
@@ -168,21 +211,24 @@ class Database:
         driver through SQLAlchemy's greenlet bridge. A write that must survive the caller
         being cancelled is shielded by the caller (on SQLite a started unit always finishes).
         """
-        if self.is_sqlite:
-            if self._sqlite is None:
-                self._sqlite = _SqliteRunner(self.url)
-            return await self._sqlite.run(work, write=write)
-        engine = self.write_engine if write else self.engine
-        async with engine.begin() if write else engine.connect() as conn:
-            return await conn.run_sync(work)
+        try:
+            if self.is_sqlite:
+                if self._sqlite is None:
+                    self._sqlite = _SqliteRunner(self.url)
+                return await self._sqlite.run(work, write=write)
+            engine = self.write_engine if write else self.engine
+            async with engine.begin() if write else engine.connect() as conn:
+                return await conn.run_sync(work)
+        except DATABASE_DOWN as exc:  # inline rather than `_reported_down`: the hot path
+            raise _unavailable(exc) from exc
 
     async def migrate(self) -> None:
         """Bring the schema to the newest migration (creating it on an empty database)."""
-        async with self.write_engine.begin() as conn:
+        async with _reported_down(), self.write_engine.begin() as conn:
             await conn.run_sync(_upgrade)
 
     async def ping(self) -> None:
-        async with self.engine.connect() as conn:
+        async with _reported_down(), self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:

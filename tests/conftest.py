@@ -1,11 +1,10 @@
-"""Shared fixtures: settings on a real SQLite file or PostgreSQL, services, app and users."""
+"""Shared fixtures: settings on a real SQLite file or PostgreSQL, a runtime and its services,
+the app, and users."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
@@ -14,12 +13,14 @@ import pytest
 
 from server.app import create_app
 from server.config import Settings
-from server.services import Services, build_services
+from server.runtime import Runtime, open_runtime
+from server.services import Services
 from server.users.models import User
-from tests.utils.fake_llm import FakeLLM
-from tests.utils.kafka import Tansu
-from tests.utils.servers import Postgres
-from tests.utils.smtp import SmtpServer
+from testkit.fake_llm import FakeLLM
+from testkit.kafka import Tansu
+from testkit.servers import Postgres
+from testkit.smtp import SmtpServer
+from tests.utils.app import http_client, make_settings
 
 # Settings come only from what a test passes: never from the machine's environment or .env.
 for _name in list(os.environ):
@@ -37,10 +38,6 @@ for _name in list(os.environ):
         "EVENT",
     }:
         del os.environ[_name]
-
-
-def make_settings(**overrides: object) -> Settings:
-    return Settings(_env_file=None, **overrides)
 
 
 @pytest.fixture(scope="session")
@@ -87,11 +84,15 @@ def settings(database_url) -> Settings:
 
 
 @pytest.fixture
-async def services(settings) -> AsyncIterator[Services]:
-    services = build_services(settings)
-    await services.db.migrate()
-    yield services
-    await services.db.dispose()
+async def runtime(settings) -> AsyncIterator[Runtime]:
+    """The process's parts on `settings` (workers off), opened as `serve` opens them."""
+    async with open_runtime(settings) as runtime:
+        yield runtime
+
+
+@pytest.fixture
+def services(runtime) -> Services:
+    return runtime.services
 
 
 @dataclass
@@ -120,38 +121,10 @@ async def bob(services) -> Account:
 
 
 @pytest.fixture
-async def client(settings, services) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client on the app (in process, lifespan run, workers off)."""
-    app = create_app(settings, workers=False, services=services)
-    async with running_lifespan(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-            yield c
-
-
-@asynccontextmanager
-async def running_lifespan(app) -> AsyncIterator[None]:
-    """Run the app's lifespan in a task of its own: pytest-asyncio sets a fixture up and
-    tears it down in different tasks, and the lifespan's task groups (the MCP session
-    manager's) must be left in the task that entered them."""
-    started, stop = asyncio.Event(), asyncio.Event()
-
-    async def lifespan() -> None:
-        async with app.router.lifespan_context(app):
-            started.set()
-            await stop.wait()
-
-    task = asyncio.create_task(lifespan())
-    waiter = asyncio.create_task(started.wait())
-    await asyncio.wait([task, waiter], return_when=asyncio.FIRST_COMPLETED)
-    waiter.cancel()
-    if task.done():
-        task.result()  # start-up failed: raise its error here
-    try:
-        yield
-    finally:
-        stop.set()
-        await task
+async def client(runtime) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client on the app over `runtime` (in process, lifespan run, workers off)."""
+    async with http_client(create_app(runtime)) as client:
+        yield client
 
 
 REAL_PROVIDER_HOSTS = ("openai.com", "openai.azure.com", "anthropic.com", "googleapis.com")
@@ -183,7 +156,7 @@ async def fake_llm_server() -> AsyncIterator[FakeLLM]:
 
 @pytest.fixture
 def fake_llm(fake_llm_server) -> FakeLLM:
-    """The scripted OpenAI-compatible provider (tests/utils/fake_llm.py), emptied for each
+    """The scripted OpenAI-compatible provider (testkit/fake_llm.py), emptied for each
     test; point OPENAI_BASE_URL at `fake_llm.base_url`."""
     fake_llm_server.reset()
     return fake_llm_server

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -36,6 +37,15 @@ class Message(SQLModel, table=True):
     name: str | None = Field(default=None, max_length=128)
     is_error: bool = False
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+def shown_arguments(raw: str) -> Any:
+    """A tool call's raw argument text as shown to clients: the object, or the text itself
+    when the model wrote something that is not JSON."""
+    try:
+        return json.loads(raw) if raw.strip() else {}
+    except json.JSONDecodeError:
+        return raw
 
 
 class ToolCallPublic(SQLModel):

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.backoff import RETRY, Backoff
 from server.db import Database
 from server.events.bus import Envelope
 from server.events.dead_letters import park
@@ -65,25 +66,15 @@ async def apply_once(db: Database, consumer: str, envelope: Envelope, apply: App
     return True
 
 
+@dataclass(slots=True)
 class Delivery:
     """Calls a consumer for each event of its types; retries, then parks what keeps failing."""
 
-    def __init__(
-        self,
-        *,
-        db: Database,
-        consumer: Consumer,
-        attempts: int = 5,
-        backoff_seconds: float = 0.2,
-        max_backoff_seconds: float = 5.0,
-        on_outcome: Callable[[str, str], None] | None = None,
-    ) -> None:
-        self.db = db
-        self.consumer = consumer
-        self.attempts = attempts
-        self.backoff_seconds = backoff_seconds
-        self.max_backoff_seconds = max_backoff_seconds
-        self.on_outcome = on_outcome
+    db: Database
+    consumer: Consumer
+    attempts: int = 5
+    backoff: Backoff = RETRY
+    on_outcome: Callable[[str, str], None] | None = None
 
     async def __call__(self, envelope: Envelope) -> None:
         await self.deliver(envelope)
@@ -107,7 +98,7 @@ class Delivery:
                     exc,
                 )
                 if attempt < self.attempts:
-                    await asyncio.sleep(self._delay(attempt))
+                    await asyncio.sleep(self.backoff.delay(attempt))
                 continue
             self._count("ok")
             return True
@@ -130,9 +121,6 @@ class Delivery:
         )
         self._count("dead_letter")
         return False
-
-    def _delay(self, attempt: int) -> float:
-        return min(self.max_backoff_seconds, self.backoff_seconds * 2 ** (attempt - 1))
 
     def _count(self, outcome: str) -> None:
         if self.on_outcome is not None:

@@ -42,6 +42,7 @@ from aiokafka.errors import (
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.producer.message_accumulator import BatchBuilder
 
+from server.backoff import RETRY
 from server.config import Settings
 from server.errors import Unavailable
 from server.events.bus import Ack, Handler, Outgoing
@@ -50,7 +51,6 @@ from server.events.outbox import Topics
 logger = logging.getLogger(__name__)
 
 GROUP_PREFIX = "todo-agent."
-RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0)
 # A consumer that ran this long before failing restarts the backoff from its first step.
 CONSUMER_HEALTHY_SECONDS = 60.0
 # Partitions bound how many members of a consumer group share the work; keys keep their
@@ -253,7 +253,7 @@ class KafkaBus:
             except Exception:
                 healthy = time.monotonic() - started > CONSUMER_HEALTHY_SECONDS
                 failures = 1 if healthy else failures + 1
-                delay = RETRY_SECONDS[min(failures, len(RETRY_SECONDS)) - 1]
+                delay = RETRY.delay(failures)
                 logger.exception(
                     "consumer %s/%s failed; starting a new one in %.1fs", topic, group, delay
                 )
@@ -270,7 +270,7 @@ class KafkaBus:
                     batches = list((await consumer.getmany(timeout_ms=1000)).items())
                 except KafkaError as exc:  # the client reconnects by itself; ask again
                     logger.warning("consumer %s/%s: %r", topic, group, exc)
-                    await asyncio.sleep(RETRY_SECONDS[1])
+                    await asyncio.sleep(RETRY.delay(2))
                     continue
                 for index, (partition, records) in enumerate(batches):
                     handled = await self._handle(consumer, partition, records, handler)
@@ -279,7 +279,7 @@ class KafkaBus:
                         for later, unread in batches[index + 1 :]:
                             consumer.seek(later, unread[0].offset)
                         failures += 1
-                        await asyncio.sleep(RETRY_SECONDS[min(failures, len(RETRY_SECONDS)) - 1])
+                        await asyncio.sleep(RETRY.delay(failures))
                         break
                     failures = 0
                     if group is not None:
@@ -296,7 +296,7 @@ class KafkaBus:
                 await consumer.start()
                 return
             except KafkaConnectionError as exc:
-                delay = RETRY_SECONDS[min(attempt, len(RETRY_SECONDS) - 1)]
+                delay = RETRY.delay(attempt + 1)
                 logger.warning("consumer %s/%s cannot reach Kafka (%r)", topic, group, exc)
                 await asyncio.sleep(delay)
 

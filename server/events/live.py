@@ -13,12 +13,10 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from server.events.bus import Envelope
-
-if TYPE_CHECKING:
-    from server.services import Services
+from server.events.bus import Envelope, EventBus
+from server.events.outbox import Topics
 
 logger = logging.getLogger(__name__)
 
@@ -82,9 +80,8 @@ def to_live_event(envelope: Envelope) -> LiveEvent | None:
 
 
 @contextlib.asynccontextmanager
-async def live_feed(services: Services) -> AsyncIterator[None]:
-    """Feed `services.live` from the bus while open (every process, workers or not)."""
-    hub = services.live
+async def live_feed(bus: EventBus, topics: Topics, hub: LiveHub) -> AsyncIterator[None]:
+    """Feed `hub` from the bus while open (every process, workers or not)."""
 
     async def push(envelope: Envelope) -> None:
         event = to_live_event(envelope)
@@ -92,8 +89,6 @@ async def live_feed(services: Services) -> AsyncIterator[None]:
             hub.publish(int(envelope["userid"]), event)
 
     async with contextlib.AsyncExitStack() as stack:
-        for topic in (services.topics.task_events, services.topics.notifications):
-            await stack.enter_async_context(
-                services.bus.subscribe(topic=topic, group=None, handler=push)
-            )
+        for topic in (topics.task_events, topics.notifications):
+            await stack.enter_async_context(bus.subscribe(topic=topic, group=None, handler=push))
         yield

@@ -3,39 +3,41 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from server.deps import ServicesDep, StreamUser, stream_token
 from server.errors import Unauthorized
-from server.events.live import CLOSED, LiveEvent, LiveHub
+from server.events.live import CLOSED, LiveHub
+from server.http.deps import LiveDep, ServicesDep, StreamUser, stream_token
+from server.sse import HEADERS, MEDIA_TYPE, comment, sse
 
 router = APIRouter(prefix="/api", tags=["events"])
 
 
 @router.get("/events", response_class=StreamingResponse)
-async def events(request: Request, services: ServicesDep, user: StreamUser) -> StreamingResponse:
+async def events(
+    request: Request, services: ServicesDep, live: LiveDep, user: StreamUser
+) -> StreamingResponse:
     """`event: task` `{type, task}` and `event: notification` `{notification}`; comments
     keep the connection alive. The stream ends once its token is revoked or expires."""
     token = stream_token(request)
     return StreamingResponse(
-        stream(services.live, user.id, lambda: services.users.authenticate(token)),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        stream(live, user.id, lambda: services.users.authenticate(token)),
+        media_type=MEDIA_TYPE,
+        headers=HEADERS,
     )
 
 
 async def stream(
     hub: LiveHub, user_id: int, authenticate: Callable[[], Awaitable[object]]
-) -> AsyncIterator[str]:
+) -> AsyncIterator[bytes]:
     """The user's events until the hub closes the stream or `authenticate` raises
     Unauthorized, which is checked at every keep-alive (and as often on a busy stream)."""
     with hub.subscribe(user_id) as queue:
-        yield "retry: 3000\n: connected\n\n"
+        yield b"retry: 3000\n" + comment("connected")
         check_at = time.monotonic() + hub.keepalive_seconds
         while True:
             try:
@@ -50,9 +52,7 @@ async def stream(
                 except Unauthorized:
                     return
                 check_at = time.monotonic() + hub.keepalive_seconds
-            yield ": keep-alive\n\n" if event is None else format_event(event)
-
-
-def format_event(event: LiveEvent) -> str:
-    data = json.dumps(event.data, separators=(",", ":"))
-    return f"id: {event.id}\nevent: {event.name}\ndata: {data}\n\n"
+            if event is None:
+                yield comment("keep-alive")
+            else:
+                yield sse(event.name, event.data, id=event.id)

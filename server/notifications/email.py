@@ -23,6 +23,7 @@ from typing import Any
 import aiosmtplib
 from sqlalchemy import select
 
+from server.backoff import Backoff
 from server.config import Settings
 from server.db import Database, utcnow
 from server.events.models import ProcessedEvent
@@ -41,31 +42,23 @@ class EmailFailed(Exception):
         self.attempts = attempts
 
 
+# Transient SMTP failures: 1 s, 2 s, 4 s … between attempts.
+EMAIL_BACKOFF = Backoff(first=1.0, cap=60.0)
+
+
+@dataclass(frozen=True, slots=True)
 class EmailSender:
     """Sends messages through one SMTP server."""
 
-    def __init__(
-        self,
-        *,
-        host: str,
-        port: int,
-        sender: str,
-        username: str | None = None,
-        password: str | None = None,
-        starttls: bool = False,
-        attempts: int = 4,
-        backoff_seconds: float = 1.0,
-        timeout_seconds: float = 10.0,
-    ) -> None:
-        self.host = host
-        self.port = port
-        self.sender = sender
-        self.username = username
-        self.password = password
-        self.starttls = starttls
-        self.attempts = attempts
-        self.backoff_seconds = backoff_seconds
-        self.timeout_seconds = timeout_seconds
+    host: str
+    port: int
+    sender: str
+    username: str | None = None
+    password: str | None = None
+    starttls: bool = False
+    attempts: int = 4
+    backoff: Backoff = EMAIL_BACKOFF
+    timeout_seconds: float = 10.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> EmailSender | None:
@@ -85,7 +78,7 @@ class EmailSender:
     @property
     def longest_send(self) -> timedelta:
         """An upper bound of the time `send` can take, retries included."""
-        waits = sum(self.backoff_seconds * 2**i for i in range(self.attempts - 1))
+        waits = self.backoff.total(self.attempts - 1)
         return timedelta(seconds=waits + self.attempts * self.timeout_seconds * 2)
 
     async def send(self, *, to: str, subject: str, body: str, message_id: str) -> int:
@@ -119,7 +112,7 @@ class EmailSender:
                 if _permanent(exc):
                     raise EmailFailed(error, attempt) from exc
                 if attempt < self.attempts:
-                    await asyncio.sleep(self.backoff_seconds * 2 ** (attempt - 1))
+                    await asyncio.sleep(self.backoff.delay(attempt))
         raise EmailFailed(error, self.attempts)
 
 
@@ -139,12 +132,12 @@ class _Job:
     message_id: str
 
 
+@dataclass(frozen=True, slots=True)
 class EmailNotifier:
     """Emails stored notifications (the `email` consumer of notification.created)."""
 
-    def __init__(self, *, db: Database, sender: EmailSender) -> None:
-        self.db = db
-        self.sender = sender
+    db: Database
+    sender: EmailSender
 
     async def handle(self, envelope: dict[str, Any]) -> None:
         notification_id = int(envelope["data"]["notification"]["id"])
@@ -163,9 +156,7 @@ class EmailNotifier:
             await self._record(notification_id, "sent", attempts, None)
 
     async def _claim(self, notification_id: int, event_id: str) -> _Job | None:
-        stmt = select(Notification).where(Notification.id == notification_id)
-        if not self.db.is_sqlite:
-            stmt = stmt.with_for_update()
+        stmt = self.db.for_update(select(Notification).where(Notification.id == notification_id))
         async with self.db.transaction() as session:
             notification = await session.scalar(stmt)
             if notification is None or notification.email_status not in ("pending", "sending"):

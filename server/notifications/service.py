@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.db import MAX_ID, Database, utcnow
-from server.errors import ValidationFailed
+from server.db import Database, is_row_id, utcnow
+from server.errors import NotFound, ValidationFailed
 from server.events.outbox import Topics, add_event
 from server.notifications.models import Notification, NotificationPublic
-from server.tasks.models import Task
+from server.tasks.queries import owned_task
 from server.users.models import User
 
 MAX_LIMIT = 200
@@ -64,7 +64,7 @@ class NotificationService:
             if len(notification_ids) > 1000:
                 raise ValidationFailed("notification_ids", "at most 1000 ids at once")
             # Ids beyond the column's range name no row (and the database would reject them).
-            ids = [i for i in notification_ids if 1 <= i <= MAX_ID]
+            ids = [i for i in notification_ids if is_row_id(i)]
             stmt = stmt.where(Notification.id.in_(ids))
         async with self.db.transaction() as session:
             result = await session.execute(stmt)
@@ -78,14 +78,17 @@ class NotificationService:
         completed, deleted or rescheduled since). `email`: whether email is configured."""
         data = envelope["data"]
         due = datetime.fromisoformat(data["due"])
-        task = await session.get(Task, data["task_id"])
-        if (
-            task is None
-            or task.user_id != int(data["user_id"])
-            or task.deleted_at is not None
-            or task.completed
-            or task.due != due
-        ):
+        try:
+            task = await owned_task(
+                session,
+                self.db,
+                user_id=int(data["user_id"]),
+                task_id=int(data["task_id"]),
+                include_deleted=False,
+            )
+        except NotFound:
+            return None
+        if task.completed or task.due != due:
             return None
         user = await session.get(User, task.user_id)
         kind = ALERT_KINDS[envelope["type"]]

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from server.deps import CurrentUser, ServicesDep
+from server.http.deps import CurrentUser, ServicesDep
 from server.notifications.models import Marked, NotificationList
 from server.notifications.service import MAX_LIMIT
 

@@ -1,11 +1,19 @@
-"""Task model family: TaskBase, TaskCreate, TaskUpdate, Task (table), TaskPublic."""
+"""Task model family: the field rules (once), TaskBase, TaskCreate, TaskUpdate, Task (table),
+TaskPublic, and TaskQuery (what a listing asks for).
+
+Each rule of a task field is written once, as an annotated type below. The request models,
+the MCP tools' parameters and the REST query parameters are all declared with these types,
+so a limit changes in one place and every edge (and its published schema) follows.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict
+from pydantic import Field as Rule
 from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -15,7 +23,10 @@ TITLE_MAX = 500
 DESCRIPTION_MAX = 10_000
 TAGS_MAX = 20
 TAG_MAX = 50
+RECURRENCE_MAX = 500
+DATE_TEXT_MAX = 200
 REMIND_MAX_MINUTES = 60 * 24 * 365
+LIST_LIMIT_MAX = 200
 # Tasks without a due date sort after every dated one.
 NO_DUE = datetime(9999, 12, 31, tzinfo=UTC)
 
@@ -34,27 +45,143 @@ class AlertKind(StrEnum):
     overdue = "overdue"
 
 
-class TaskInput(SQLModel):
-    """Fields a client may set on a task; `due` may be ISO 8601 or natural language."""
+class Status(StrEnum):
+    pending = "pending"
+    completed = "completed"
+    all = "all"
+    deleted = "deleted"
+
+
+class Sort(StrEnum):
+    due = "due"
+    priority = "priority"
+    created = "created"
+    title = "title"
+
+
+# -- the field rules ------------------------------------------------------------------------
+# Each rule is a type; all but `Title`, `StatusName`, `SortName` and `Limit` are optional
+# fields (`... | None`), so their description sits on the field itself in every schema.
+
+Title = Annotated[
+    str,
+    Rule(min_length=1, max_length=TITLE_MAX, description="Short title, e.g. 'Call the dentist'."),
+]
+Description = Annotated[
+    str | None, Rule(max_length=DESCRIPTION_MAX, description="Optional longer notes.")
+]
+DateText = Annotated[
+    str | None,
+    Rule(
+        max_length=DATE_TEXT_MAX,
+        description="When it is due: ISO 8601 ('2026-11-23T17:00') or a phrase ('tomorrow 5pm', "
+        "'next monday'); no offset means the user's timezone.",
+    ),
+]
+# Literals rather than the enums where a client reads the schema: they stay inline in it.
+PriorityName = Annotated[
+    Literal["high", "medium", "low"] | None, Rule(description="high, medium or low.")
+]
+Tag = Annotated[str, Rule(min_length=1, max_length=TAG_MAX)]
+Tags = Annotated[
+    list[Tag] | None,
+    Rule(max_length=TAGS_MAX, description="Labels such as ['work', 'errands'] (at most 20)."),
+]
+Recurrence = Annotated[
+    str | None,
+    Rule(
+        max_length=RECURRENCE_MAX,
+        description="Repeat rule: daily, weekly, monthly, yearly, or an RFC 5545 RRULE such as "
+        "'FREQ=WEEKLY;BYDAY=MO'. The next occurrence is created when this one is completed.",
+    ),
+]
+RemindBefore = Annotated[
+    int | None,
+    Rule(
+        ge=0,
+        le=REMIND_MAX_MINUTES,
+        description="Minutes before `due` to send a reminder (omit for the default; 0 for none).",
+    ),
+]
+IdempotencyKey = Annotated[
+    str | None,
+    Rule(
+        max_length=200,
+        description="Optional unique key; repeating a call with the same key returns the task it "
+        "first created instead of adding a duplicate.",
+    ),
+]
+StatusName = Annotated[
+    Literal["pending", "completed", "all", "deleted"],
+    Rule(description="pending (default), completed, all, or deleted (restorable)."),
+]
+SortName = Annotated[
+    Literal["due", "priority", "created", "title"],
+    Rule(description="due (default, soonest first), priority, created (newest), title."),
+]
+Limit = Annotated[int, Rule(ge=1, le=LIST_LIMIT_MAX, description="Page size (1-200).")]
+TagFilter = Annotated[str | None, Rule(max_length=TAG_MAX, description="Only this tag.")]
+DueBefore = Annotated[DateText, Rule(description="Due before this time (ISO or phrase).")]
+DueAfter = Annotated[DateText, Rule(description="Due after this time (ISO or phrase).")]
+Overdue = Annotated[
+    bool | None, Rule(description="true: only unfinished tasks past their due time.")
+]
+SearchText = Annotated[
+    str | None,
+    Rule(max_length=DATE_TEXT_MAX, description="Words to find in the title or description."),
+]
+Cursor = Annotated[
+    str | None, Rule(max_length=1000, description="next_cursor of the previous page.")
+]
+
+
+# -- requests -------------------------------------------------------------------------------
+
+
+class TaskBase(SQLModel):
+    """Fields a client may set on a task; `due` may be ISO 8601 or natural language.
+
+    The table (`Task`) does not inherit these: it stores the resolved forms (a UTC `due`,
+    the priority's text and rank, normalised tags).
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    description: str | None = Field(default=None, max_length=DESCRIPTION_MAX)
-    due: datetime | str | None = None
+    description: Description = None
+    due: datetime | DateText = None
     priority: Priority | None = None
-    tags: list[str] | None = Field(default=None, max_length=TAGS_MAX)
-    recurrence: str | None = Field(default=None, max_length=500)
-    remind_before_minutes: int | None = Field(default=None, ge=0, le=REMIND_MAX_MINUTES)
+    tags: Tags = None
+    recurrence: Recurrence = None
+    remind_before_minutes: RemindBefore = None
 
 
-class TaskCreate(TaskInput):
-    title: str = Field(min_length=1, max_length=TITLE_MAX)
+class TaskCreate(TaskBase):
+    title: Title
 
 
-class TaskUpdate(TaskInput):
+class TaskUpdate(TaskBase):
     """All optional; only the fields a client sends are changed (null clears a field)."""
 
-    title: str | None = Field(default=None, min_length=1, max_length=TITLE_MAX)
+    title: Title | None = None
+
+
+class TaskQuery(BaseModel):
+    """One listing's filters, sort and page: REST reads it from the query string, the
+    `list_tasks` tool from its arguments."""
+
+    status: StatusName = "pending"
+    priority: Priority | None = None
+    tag: TagFilter = None
+    query: SearchText = None
+    due_before: datetime | DueBefore = None
+    due_after: datetime | DueAfter = None
+    overdue: Overdue = None
+    sort: SortName = "due"
+    limit: Limit = 50
+    cursor: Cursor = None
+
+
+# -- storage and results --------------------------------------------------------------------
 
 
 class Task(SQLModel, table=True):
@@ -93,7 +220,7 @@ class Task(SQLModel, table=True):
     # `due`, or NO_DUE when there is none: a non-null sort key every engine orders the same way.
     due_sort: datetime = Field(default=NO_DUE, sa_type=UTCDateTime)
     remind_before_minutes: int | None = None
-    recurrence: str | None = Field(default=None, max_length=500)
+    recurrence: str | None = Field(default=None, max_length=RECURRENCE_MAX)
     series_id: str | None = Field(default=None, max_length=36, index=True)
     # The occurrence this one follows; unique, so a completion yields one next occurrence.
     occurrence_of: int | None = Field(default=None, unique=True)

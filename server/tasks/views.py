@@ -6,50 +6,24 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, status
 
-from server.deps import CurrentUser, ServicesDep
+from server.http.deps import CurrentUser, ServicesDep
 from server.tasks.models import (
     CompletionPublic,
-    Priority,
     TaskCreate,
     TaskPage,
     TaskPublic,
+    TaskQuery,
     TaskUpdate,
 )
-from server.tasks.service import MAX_LIMIT, ListQuery, Sort, Status
 
 router = APIRouter(prefix="/api/tasks", tags=["tasks"])
 
 
 @router.get("", response_model=TaskPage)
 async def list_tasks(
-    services: ServicesDep,
-    user: CurrentUser,
-    status_: Annotated[Status, Query(alias="status")] = Status.pending,
-    priority: Priority | None = None,
-    tag: Annotated[str | None, Query(max_length=50)] = None,
-    query: Annotated[str | None, Query(max_length=200)] = None,
-    due_before: Annotated[str | None, Query(max_length=200)] = None,
-    due_after: Annotated[str | None, Query(max_length=200)] = None,
-    overdue: bool | None = None,
-    sort: Sort = Sort.due,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
-    cursor: Annotated[str | None, Query(max_length=1000)] = None,
+    services: ServicesDep, user: CurrentUser, query: Annotated[TaskQuery, Query()]
 ) -> TaskPage:
-    return await services.tasks.list_tasks(
-        user=user,
-        query=ListQuery(
-            status=status_,
-            priority=priority,
-            tag=tag,
-            query=query,
-            due_before=due_before,
-            due_after=due_after,
-            overdue=overdue,
-            sort=sort,
-            limit=limit,
-            cursor=cursor,
-        ),
-    )
+    return await services.tasks.list_tasks(user=user, query=query)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=TaskPublic)

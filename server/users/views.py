@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from server.deps import CurrentUser
+from server.http.deps import CurrentUser
 from server.users.models import UserPublic
 
 router = APIRouter(prefix="/api", tags=["users"])

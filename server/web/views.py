@@ -51,10 +51,14 @@ async def index() -> FileResponse:
 async def static_file(name: str) -> FileResponse:
     """One file of the page; only files shipped in `static/` are served, nothing below it."""
     path = STATIC_DIR / name
-    if "/" in name or "\\" in name or name.startswith(".") or not path.is_file():
-        raise NotFound(f"static file {name!r} not found")
-    if path.suffix not in MEDIA_TYPES:
-        raise NotFound(f"static file {name!r} not found")
+    if "/" in name or "\\" in name or name.startswith(".") or path.suffix not in MEDIA_TYPES:
+        raise NotFound(f"static file {name!r:.80} not found")
+    try:
+        found = path.is_file()
+    except OSError:  # e.g. a name longer than the file system allows
+        found = False
+    if not found:
+        raise NotFound(f"static file {name!r:.80} not found")
     return _file_response(path)
 
 

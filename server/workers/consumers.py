@@ -7,20 +7,13 @@ recurrence     task-events topic: a completed recurring task gets its next occur
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.events.bus import Envelope
 from server.events.consumer import Consumer, apply_once
 from server.notifications.email import EmailNotifier, EmailSender
 from server.notifications.service import ALERT_KINDS
-from server.tasks.models import Task
-from server.users.models import User
-
-if TYPE_CHECKING:
-    from server.services import Services
+from server.services import Services
 
 
 def build_consumers(services: Services, *, email: EmailSender | None = None) -> list[Consumer]:
@@ -64,14 +57,9 @@ def notifications_consumer(services: Services, *, email_enabled: bool) -> Consum
 def recurrence_consumer(services: Services) -> Consumer:
     async def apply(session: AsyncSession, envelope: Envelope) -> None:
         data = envelope["data"]
-        stmt = select(Task).where(Task.id == int(data["task"]["id"]))
-        if not services.db.is_sqlite:
-            stmt = stmt.with_for_update()  # waits for a concurrent completion to commit
-        task = await session.scalar(stmt)
-        if task is None or not task.recurrence:
-            return
-        user = await session.get(User, task.user_id)
-        await services.tasks.ensure_next_occurrence(session=session, task=task, user=user)
+        await services.tasks.ensure_next_occurrence(
+            session=session, user_id=int(data["user_id"]), task_id=int(data["task"]["id"])
+        )
 
     async def handle(envelope: Envelope) -> None:
         if envelope["data"]["task"].get("recurrence"):

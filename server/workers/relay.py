@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Row, Text, cast, func, select, text, update
 
+from server.backoff import RETRY
 from server.db import Database, utcnow
 from server.events.bus import EventBus
 from server.events.models import OutboxEvent
@@ -27,7 +28,6 @@ logger = logging.getLogger(__name__)
 
 # Any fixed 64-bit number shared by every relay of a deployment.
 RELAY_LOCK_ID = 0x746F646F5F72656C  # "todo_rel"
-RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0)
 
 
 @dataclass(slots=True)
@@ -36,27 +36,17 @@ class _Batch:
     acks: asyncio.Future
 
 
+@dataclass(slots=True)
 class OutboxRelay:
     """Moves pending outbox rows onto the bus; see the module docstring."""
 
-    def __init__(
-        self,
-        *,
-        db: Database,
-        bus: EventBus,
-        batch_size: int = 1000,
-        poll_seconds: float = 0.025,
-        max_in_flight: int = 20_000,
-        standby_seconds: float = 2.0,
-        on_published: Callable[[int], None] | None = None,
-    ) -> None:
-        self.db = db
-        self.bus = bus
-        self.batch_size = batch_size
-        self.poll_seconds = poll_seconds
-        self.max_in_flight = max_in_flight
-        self.standby_seconds = standby_seconds
-        self.on_published = on_published
+    db: Database
+    bus: EventBus
+    batch_size: int = 1000
+    poll_seconds: float = 0.025
+    max_in_flight: int = 20_000
+    standby_seconds: float = 2.0
+    on_published: Callable[[int], None] | None = None
 
     async def run(self) -> None:
         """Relay until cancelled; failures are logged and retried with backoff."""
@@ -70,7 +60,7 @@ class OutboxRelay:
                 raise
             except Exception:  # broker or database down: keep the rows pending and retry
                 failures += 1
-                delay = RETRY_SECONDS[min(failures, len(RETRY_SECONDS)) - 1]
+                delay = RETRY.delay(failures)
                 logger.exception("outbox relay failed; retrying in %.1fs", delay)
                 await asyncio.sleep(delay)
 

@@ -35,23 +35,15 @@ class SweepResult:
     seconds: float = 0.0
 
 
+@dataclass(slots=True)
 class EventRetention:
     """Runs `sweep` at start and every `interval_seconds`; see the module docstring."""
 
-    def __init__(
-        self,
-        *,
-        db: Database,
-        retention: timedelta,
-        interval_seconds: float = 300.0,
-        batch_size: int = 1000,
-        on_sweep: Callable[[SweepResult], None] | None = None,
-    ) -> None:
-        self.db = db
-        self.retention = retention
-        self.interval_seconds = interval_seconds
-        self.batch_size = batch_size
-        self.on_sweep = on_sweep
+    db: Database
+    retention: timedelta
+    interval_seconds: float = 300.0
+    batch_size: int = 1000
+    on_sweep: Callable[[SweepResult], None] | None = None
 
     async def run(self) -> None:
         await every(self.interval_seconds, self.sweep, "event retention sweep")
@@ -101,10 +93,8 @@ class EventRetention:
         return delete(ProcessedEvent).where(key.in_(keys))
 
     def _claim(self, stmt: Select) -> Select:
-        stmt = stmt.limit(self.batch_size)
-        if not self.db.is_sqlite:
-            stmt = stmt.with_for_update(skip_locked=True)  # another worker's batch: skip it
-        return stmt
+        # Another worker's batch is skipped, not waited for.
+        return self.db.for_update(stmt.limit(self.batch_size), skip_locked=True)
 
     async def _delete_batches(self, stmt: Delete) -> int:
         """Run `stmt` in a transaction of its own until it deletes less than a batch."""

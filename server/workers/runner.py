@@ -13,24 +13,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import AsyncExitStack
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from server.config import Settings
+from server.events.bus import EventBus
 from server.events.consumer import Delivery
 from server.notifications.email import EmailSender
-from server.tasks.alerts import AlertPolicy
+from server.services import Services
 from server.workers.consumers import build_consumers
 from server.workers.metrics import worker_metrics
 from server.workers.relay import OutboxRelay
 from server.workers.retention import EventRetention, SweepResult
 from server.workers.scheduler import DeadlineScheduler, TickResult
-
-if TYPE_CHECKING:
-    from server.services import Services
 
 logger = logging.getLogger(__name__)
 
@@ -50,9 +46,9 @@ async def background(name: str, work: Coroutine[Any, Any, None]) -> AsyncIterato
 
 @contextlib.asynccontextmanager
 async def run_workers(
-    services: Services, *, email: EmailSender | None = None
+    services: Services, bus: EventBus, *, email: EmailSender | None = None
 ) -> AsyncIterator[None]:
-    """Run the workers until the context exits; they stop in reverse start order."""
+    """Run the workers on `bus` until the context exits; they stop in reverse start order."""
     metrics = worker_metrics(services.metrics)
 
     def counted(result: TickResult) -> None:
@@ -66,51 +62,26 @@ async def run_workers(
         metrics.pruned.labels("outbox").inc(result.outbox)
         metrics.pruned.labels("processed_events").inc(result.processed_events)
 
+    settings = services.settings
     async with AsyncExitStack() as stack:
         for consumer in build_consumers(services, email=email):
             delivery = Delivery(db=services.db, consumer=consumer, on_outcome=outcome)
             await stack.enter_async_context(
-                services.bus.subscribe(topic=consumer.topic, group=consumer.name, handler=delivery)
+                bus.subscribe(topic=consumer.topic, group=consumer.name, handler=delivery)
             )
-        relay = OutboxRelay(db=services.db, bus=services.bus, on_published=metrics.published.inc)
+        relay = OutboxRelay(db=services.db, bus=bus, on_published=metrics.published.inc)
         await stack.enter_async_context(background("outbox relay", relay.run()))
         scheduler = DeadlineScheduler(
-            db=services.db,
-            topics=services.topics,
-            policy=AlertPolicy.from_settings(services.settings),
-            interval_seconds=services.settings.scheduler_interval_seconds,
+            deadlines=services.deadlines,
+            interval_seconds=settings.scheduler_interval_seconds,
             on_tick=counted,
         )
         await stack.enter_async_context(background("deadline scheduler", scheduler.run()))
         retention = EventRetention(
             db=services.db,
-            retention=timedelta(hours=services.settings.event_retention_hours),
+            retention=timedelta(hours=settings.event_retention_hours),
             on_sweep=pruned,
         )
         await stack.enter_async_context(background("event retention", retention.run()))
         logger.info("workers running: consumers, outbox relay, deadline scheduler, event retention")
         yield
-
-
-async def run_worker_process(settings: Settings) -> int:
-    """`todo-agent worker`: the workers alone, until SIGTERM or SIGINT."""
-    from server.services import build_services
-
-    services = build_services(settings)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    try:
-        async with AsyncExitStack() as stack:
-            await services.db.migrate()
-            stack.push_async_callback(services.db.dispose)
-            await stack.enter_async_context(services.bus)
-            await stack.enter_async_context(run_workers(services))
-            logger.info("todo-agent worker ready")
-            await stop.wait()
-            logger.info("todo-agent worker stopping")
-    finally:
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(signum)
-    return 0

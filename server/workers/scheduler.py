@@ -1,12 +1,7 @@
-"""The deadline scheduler: emits reminder, due and overdue alerts as their times pass.
+"""The deadline scheduler: every few seconds, fire the deadline alerts that have come due.
 
-Each task keeps the time of its next alert (`next_alert_at`, indexed), so a tick reads only
-the tasks that are due: its cost follows the number due, not the number stored. For each
-it fires the latest stage that has passed (after downtime the earlier ones are skipped),
-records it in `task_alerts` (unique per task, stage and due time, so it fires once however
-many schedulers run) and writes the alert event to the outbox, all in one transaction with
-advancing the task's `last_alert` and `next_alert_at`. On PostgreSQL concurrent schedulers
-claim disjoint tasks with FOR UPDATE SKIP LOCKED; on SQLite writers take turns anyway.
+What is due and how it fires once is the tasks domain's (server/tasks/deadlines.py); this
+worker only runs it on a timer, batch after batch, and reports each tick.
 """
 
 from __future__ import annotations
@@ -17,24 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from server.db import Database, utcnow
-from server.events.models import OutboxEvent
-from server.events.outbox import Topics, event_row
-from server.tasks.alerts import AlertPolicy
-from server.tasks.models import AlertKind, Task, TaskAlert
+from server.db import utcnow
+from server.tasks.deadlines import DeadlineService
 from server.workers.periodic import every
 
 logger = logging.getLogger(__name__)
-
-EVENT_TYPES = {
-    AlertKind.reminder: "reminder.due",
-    AlertKind.due: "task.due",
-    AlertKind.overdue: "task.overdue",
-}
 
 
 @dataclass(slots=True)
@@ -45,25 +27,14 @@ class TickResult:
     seconds: float = 0.0
 
 
+@dataclass(slots=True)
 class DeadlineScheduler:
-    """Runs `tick` every `interval_seconds`; see the module docstring."""
+    """Runs `tick` every `interval_seconds`."""
 
-    def __init__(
-        self,
-        *,
-        db: Database,
-        topics: Topics,
-        policy: AlertPolicy,
-        interval_seconds: float,
-        batch_size: int = 500,
-        on_tick: Callable[[TickResult], None] | None = None,
-    ) -> None:
-        self.db = db
-        self.topics = topics
-        self.policy = policy
-        self.interval_seconds = interval_seconds
-        self.batch_size = batch_size
-        self.on_tick = on_tick
+    deadlines: DeadlineService
+    interval_seconds: float
+    batch_size: int = 500
+    on_tick: Callable[[TickResult], None] | None = None
 
     async def run(self) -> None:
         await every(self.interval_seconds, self.tick, "deadline scheduler tick")
@@ -74,8 +45,11 @@ class DeadlineScheduler:
         started = time.perf_counter()
         result = TickResult()
         while True:
-            found = await self._tick_batch(now, result)
-            if found < self.batch_size:
+            fired = await self.deadlines.fire_batch(now, self.batch_size)
+            result.found += fired.found
+            result.emitted += fired.emitted
+            result.skipped += fired.skipped
+            if fired.found < self.batch_size:
                 break
         result.seconds = time.perf_counter() - started
         level = logging.INFO if result.found else logging.DEBUG
@@ -90,81 +64,3 @@ class DeadlineScheduler:
         if self.on_tick is not None:
             self.on_tick(result)
         return result
-
-    def due_query(self, now: datetime) -> Select[tuple[Task]]:
-        """The next batch of tasks whose alert time has passed, read from ix_tasks_next_alert."""
-        stmt = (
-            select(Task)
-            .where(Task.next_alert_at <= now)
-            .order_by(Task.next_alert_at)
-            .limit(self.batch_size)
-        )
-        if not self.db.is_sqlite:
-            stmt = stmt.with_for_update(skip_locked=True)
-        return stmt
-
-    async def _tick_batch(self, now: datetime, result: TickResult) -> int:
-        async with self.db.transaction() as session:
-            tasks = list(await session.scalars(self.due_query(now)))
-            # Detached, so computing their next stage flushes nothing: one bulk UPDATE below.
-            session.expunge_all()
-            stages = {task.id: self.policy.latest_due_stage(task, now) for task in tasks}
-            fired = await self._record_alerts(session, tasks, stages, now)
-            events, changes = [], []
-            for task in tasks:
-                kind = stages[task.id]
-                if kind is not None and (task.id, kind) in fired:
-                    events.append(self._event(task, kind))
-                else:  # already fired by another scheduler, or the alert time was stale
-                    result.skipped += 1
-                if kind is not None:
-                    task.last_alert = kind.value
-                next_alert_at = self.policy.next_alert_at(task)
-                changes.append(
-                    {"id": task.id, "last_alert": task.last_alert, "next_alert_at": next_alert_at}
-                )
-            if changes:
-                await session.execute(update(Task), changes)
-            if events:
-                await session.execute(insert(OutboxEvent), events)
-            result.emitted += len(events)
-        result.found += len(tasks)
-        return len(tasks)
-
-    async def _record_alerts(
-        self,
-        session: AsyncSession,
-        tasks: list[Task],
-        stages: dict[int, AlertKind | None],
-        now: datetime,
-    ) -> set[tuple[int, AlertKind]]:
-        """Insert the alert keys; returns those that were new (not fired before)."""
-        rows = [
-            {"task_id": task.id, "kind": stages[task.id].value, "due": task.due, "fired_at": now}
-            for task in tasks
-            if stages[task.id] is not None
-        ]
-        if not rows:
-            return set()
-        table = TaskAlert.__table__
-        dialect = sqlite if self.db.is_sqlite else postgresql
-        stmt = (
-            dialect.insert(table).on_conflict_do_nothing().returning(table.c.task_id, table.c.kind)
-        )
-        return {(task_id, AlertKind(kind)) for task_id, kind in await session.execute(stmt, rows)}
-
-    def _event(self, task: Task, kind: AlertKind) -> dict:
-        fire_at = dict(self.policy.stages(task))[kind]
-        return event_row(
-            topic=self.topics.reminders,
-            type=EVENT_TYPES[kind],
-            user_id=task.user_id,
-            subject=f"task/{task.id}",
-            data={
-                "user_id": task.user_id,
-                "task_id": task.id,
-                "title": task.title,
-                "due": task.due.isoformat(),
-                "fire_at": fire_at.isoformat(),
-            },
-        )

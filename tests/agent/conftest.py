@@ -9,7 +9,7 @@ from mcp.server import MCPServer
 
 from agent.llm import build_llm_client
 from agent.loop import Agent
-from tests.utils.fake_llm import FakeLLM
+from testkit.fake_llm import FakeLLM
 from tests.utils.toy_mcp import Toy, toy_server
 
 

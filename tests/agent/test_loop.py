@@ -11,7 +11,7 @@ from agent.events import AssistantTurn, Failed, TextDelta, ToolResult
 from agent.loop import Agent, request_body
 from agent.mcp_client import Toolbox, open_toolbox
 from agent.messages import system_message, user_message
-from tests.utils.fake_llm import Reply, ToolCall
+from testkit.fake_llm import Reply, ToolCall
 
 MESSAGES = [system_message("You are a test."), user_message("hello")]
 

@@ -11,9 +11,9 @@ from agent.mcp_client import connect_stdio, connect_streamable_http
 from server.app import create_app
 from server.config import Settings
 from server.tasks.models import TaskCreate
+from testkit.servers import serve_app
 from tests.conftest import make_settings
 from tests.utils.mcp import TOOLS, stdio_params
-from tests.utils.servers import serve_app
 
 
 @pytest.fixture
@@ -21,9 +21,11 @@ def settings(sqlite_url) -> Settings:
     return make_settings(database_url=sqlite_url)
 
 
-async def test_over_streamable_http_the_token_decides_the_user(settings, services, alice, bob):
+async def test_over_streamable_http_the_token_decides_the_user(
+    runtime, settings, services, alice, bob
+):
     bobs = await services.tasks.create_task(user=bob.user, data=TaskCreate(title="Bob's"))
-    app = create_app(settings, workers=False, services=services)
+    app = create_app(runtime)
     async with serve_app(app) as url:
         async with connect_streamable_http(f"{url}/mcp", token=alice.token) as tools:
             assert set(tools.tools) == TOOLS

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from server.app import create_app
+from testkit.servers import serve_app
 from tests.utils.mcp import BIN
-from tests.utils.servers import serve_app
 
 ROOT = Path(__file__).resolve().parents[2]
 NODE_DIR = ROOT / ".cache" / "node22"
@@ -90,8 +90,10 @@ async def test_inspector_lists_and_calls_tools_over_stdio(inspector_env, sqlite_
     assert added["structuredContent"]["due"].startswith("2031-05-01")
 
 
-async def test_inspector_lists_and_calls_tools_over_http(inspector_env, settings, services, alice):
-    app = create_app(settings, workers=False, services=services)
+async def test_inspector_lists_and_calls_tools_over_http(
+    runtime, inspector_env, settings, services, alice
+):
+    app = create_app(runtime)
     async with serve_app(app) as base_url:
         target = [
             f"{base_url}/mcp",
@@ -118,6 +120,6 @@ async def test_inspector_lists_and_calls_tools_over_http(inspector_env, settings
 
 
 def _pending():
-    from server.tasks.service import ListQuery
+    from server.tasks.models import TaskQuery
 
-    return ListQuery()
+    return TaskQuery()

@@ -5,9 +5,9 @@ from __future__ import annotations
 import httpx
 from mcp import Client
 
-from mcp_tools.server import create_mcp_server
 from mcp_tools.session import in_process_client
 from server.app import create_app
+from testkit.servers import free_port, serve_app
 from tests.utils.mcp import (
     TOOLS,
     call,
@@ -16,11 +16,10 @@ from tests.utils.mcp import (
     http_client,
     stdio_params,
 )
-from tests.utils.servers import free_port, serve_app
 
 
-async def test_every_tool_works_in_memory(services, alice):
-    async with in_process_client(create_mcp_server(services), alice.user) as client:
+async def test_every_tool_works_in_memory(runtime, services, alice):
+    async with in_process_client(runtime.mcp, alice.user) as client:
         await exercise_every_tool(client)
 
 
@@ -32,14 +31,14 @@ async def test_every_tool_works_over_stdio(services, settings, alice):
     assert {t.title for t in page.tasks} == {"Pay rent", "Call mum"}
 
 
-async def test_every_tool_works_over_http_with_a_bearer_token(settings, services, alice):
-    app = create_app(settings, workers=False, services=services)
+async def test_every_tool_works_over_http_with_a_bearer_token(runtime, settings, services, alice):
+    app = create_app(runtime)
     async with serve_app(app) as base_url, http_client(base_url, alice.token) as client:
         await exercise_every_tool(client)
 
 
-async def test_tools_describe_themselves_for_a_model(services, alice):
-    async with in_process_client(create_mcp_server(services), alice.user) as client:
+async def test_tools_describe_themselves_for_a_model(runtime, services, alice):
+    async with in_process_client(runtime.mcp, alice.user) as client:
         tools = {t.name: t for t in (await client.list_tools()).tools}
     assert set(tools) == TOOLS
     for tool in tools.values():
@@ -51,8 +50,8 @@ async def test_tools_describe_themselves_for_a_model(services, alice):
     assert "ISO 8601" in tools["add_task"].input_schema["properties"]["due"]["description"]
 
 
-async def test_bad_arguments_give_errors_naming_the_field(services, alice):
-    async with in_process_client(create_mcp_server(services), alice.user) as client:
+async def test_bad_arguments_give_errors_naming_the_field(runtime, services, alice):
+    async with in_process_client(runtime.mcp, alice.user) as client:
         assert "title" in await call_error(client, "add_task", title="")
         assert "title" in await call_error(client, "add_task", title="x" * 501)
         assert "tags" in await call_error(client, "add_task", title="a", tags=["t"] * 21)
@@ -66,8 +65,8 @@ async def test_bad_arguments_give_errors_naming_the_field(services, alice):
         assert (await call(client, "list_tasks", status="all"))["tasks"] == []
 
 
-async def test_other_users_tasks_are_not_found_through_any_tool(services, alice, bob):
-    mcp = create_mcp_server(services)
+async def test_other_users_tasks_are_not_found_through_any_tool(runtime, services, alice, bob):
+    mcp = runtime.mcp
     async with in_process_client(mcp, alice.user) as client:
         task = await call(client, "add_task", title="Alice's secret")
     task_id = task["id"]
@@ -83,8 +82,8 @@ async def test_other_users_tasks_are_not_found_through_any_tool(services, alice,
     assert unchanged.title == "Alice's secret" and not unchanged.completed
 
 
-async def test_http_without_a_valid_token_is_401_with_www_authenticate(settings, services):
-    app = create_app(settings, workers=False, services=services)
+async def test_http_without_a_valid_token_is_401_with_www_authenticate(runtime, settings, services):
+    app = create_app(runtime)
     body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
     async with serve_app(app) as base_url, httpx.AsyncClient(base_url=base_url) as http:
         for headers in ({}, {"Authorization": "Bearer tda_wrong"}):
@@ -93,14 +92,16 @@ async def test_http_without_a_valid_token_is_401_with_www_authenticate(settings,
             assert response.headers["www-authenticate"].startswith("Bearer")
 
 
-async def test_http_client_keeps_working_across_a_server_restart(settings, services, alice):
+async def test_http_client_keeps_working_across_a_server_restart(
+    runtime, settings, services, alice
+):
     port = free_port()
-    first = serve_app(create_app(settings, workers=False, services=services), port=port)
+    first = serve_app(create_app(runtime), port=port)
     base_url = await first.__aenter__()
     async with http_client(base_url, alice.token) as client:
         await call(client, "add_task", title="before restart")
         await first.__aexit__(None, None, None)  # the server stops; the client stays open
-        restarted = create_app(settings, workers=False, services=services)
+        restarted = create_app(runtime)
         async with serve_app(restarted, port=port):
             titles = [t["title"] for t in (await call(client, "list_tasks"))["tasks"]]
             assert titles == ["before restart"]
@@ -108,6 +109,6 @@ async def test_http_client_keeps_working_across_a_server_restart(settings, servi
 
 
 def _all():
-    from server.tasks.service import ListQuery, Status
+    from server.tasks.models import Status, TaskQuery
 
-    return ListQuery(status=Status.all)
+    return TaskQuery(status=Status.all)

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from server.app import create_app
-from tests.conftest import make_settings
 from tests.utils.factories import post_task
 
 
@@ -30,20 +27,6 @@ async def test_ready_when_the_database_and_the_bus_answer(client):
 
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "checks": {"database": "ok", "bus": "ok"}}
-
-
-async def test_not_ready_when_the_database_is_unreachable(tmp_path):
-    settings = make_settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/missing/dir/todo.db")
-    app = create_app(settings, workers=False)  # not started: its database cannot be opened
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        response = await client.get("/health/ready")
-    await app.state.services.db.dispose()
-
-    assert response.status_code == 503
-    body = response.json()
-    assert body["status"] == "unavailable"
-    assert body["checks"]["database"].startswith("unavailable")
 
 
 async def test_metrics_count_requests_by_route_and_created_tasks(client, alice):

@@ -13,10 +13,9 @@ from sqlalchemy import insert, inspect, text
 
 from server.db import MIGRATIONS_DIR, Database
 from server.models import ApiToken, Task, User, metadata
-from server.services import build_services
-from server.tasks.service import ListQuery, Status
+from server.tasks.models import Status, TaskQuery
 from server.users.service import hash_token
-from tests.conftest import make_settings
+from tests.utils.app import services_on
 from tests.utils.factories import make_task
 
 
@@ -88,15 +87,10 @@ async def test_database_from_the_first_migration_upgrades_in_place_keeping_its_d
         await conn.run_sync(lambda sync: command.upgrade(alembic_config(sync), first_revision()))
         await _insert_first_release_rows(conn)
     await db.dispose()
-    services = build_services(make_settings(database_url=database_url))
-    try:
-        await services.db.migrate()
-
+    async with services_on(database_url) as services:  # opening it migrates
         _, version = await schema(services.db)
         user = await services.users.authenticate("tda_first-release-token")
-        page = await services.tasks.list_tasks(user=user, query=ListQuery(status=Status.all))
-    finally:
-        await services.db.dispose()
+        page = await services.tasks.list_tasks(user=user, query=TaskQuery(status=Status.all))
     assert version == head_revision()
     assert (user.name, user.timezone) == ("olga", "Europe/Oslo")
     assert [(t.title, t.due, t.tags) for t in page.tasks] == [

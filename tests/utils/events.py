@@ -15,11 +15,10 @@ from server.config import Settings
 from server.db import utcnow
 from server.events.bus import Envelope
 from server.events.models import OutboxEvent
-from server.services import Services, build_services
-from server.tasks.alerts import AlertPolicy
+from server.runtime import Runtime, open_runtime
+from server.services import Services
 from server.tasks.models import TaskCreate, TaskPublic
 from server.users.models import User
-from server.workers.runner import run_workers
 from server.workers.scheduler import DeadlineScheduler
 
 T = TypeVar("T")
@@ -65,24 +64,13 @@ async def task_due_in(
 async def an_alert(services: Services, user: User) -> Envelope:
     """The alert event of a task that fell due five minutes ago, as the scheduler wrote it."""
     await task_due_in(services, user, -5)
-    scheduler = DeadlineScheduler(
-        db=services.db,
-        topics=services.topics,
-        policy=AlertPolicy.from_settings(services.settings),
-        interval_seconds=1,
-    )
-    await scheduler.tick()
+    await DeadlineScheduler(deadlines=services.deadlines, interval_seconds=1).tick()
     [row] = await rows(services, OutboxEvent, OutboxEvent.topic == services.topics.reminders)
     return row.envelope
 
 
 @asynccontextmanager
-async def started(settings: Settings, **workers: Any) -> AsyncIterator[Services]:
-    """Services on `settings` with their bus open and the workers running (a `worker`)."""
-    services = build_services(settings)
-    await services.db.migrate()
-    try:
-        async with services.bus, run_workers(services, **workers):
-            yield services
-    finally:
-        await services.db.dispose()
+async def started(settings: Settings, **options: Any) -> AsyncIterator[Runtime]:
+    """A runtime on `settings` with the workers running, as `todo-agent worker` runs them."""
+    async with open_runtime(settings, workers=True, **options) as runtime:
+        yield runtime

@@ -11,8 +11,7 @@ from sqlalchemy import func, select
 from server.db import utcnow
 from server.notifications.models import Notification
 from server.services import Services
-from server.tasks.models import Task, TaskCreate, TaskPublic
-from server.tasks.service import ListQuery, Status
+from server.tasks.models import Status, Task, TaskCreate, TaskPublic, TaskQuery
 from server.users.models import User
 
 
@@ -55,7 +54,7 @@ async def titles(services: Services, user: User, **query: Any) -> list[str]:
     """The titles of the user's first page of tasks (every status unless one is given)."""
     query.setdefault("status", Status.all)
     query.setdefault("limit", 200)
-    page = await services.tasks.list_tasks(user=user, query=ListQuery(**query))
+    page = await services.tasks.list_tasks(user=user, query=TaskQuery(**query))
     return [task.title for task in page.tasks]
 
 

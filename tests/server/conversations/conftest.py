@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from server.config import Settings
+from testkit.fake_llm import FakeLLM
 from tests.conftest import make_settings
-from tests.utils.fake_llm import FakeLLM
 
 
 def chat_settings(database_url: str, fake_llm: FakeLLM, **overrides: object) -> Settings:

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import httpx
-
 from server.app import create_app
-from server.services import build_services
-from server.tasks.models import TaskCreate
-from server.tasks.service import ListQuery, Status
+from server.runtime import open_runtime
+from server.tasks.models import Status, TaskCreate, TaskQuery
+from testkit.fake_llm import Reply, ToolCall
 from tests.conftest import make_account
 from tests.server.conversations.conftest import chat_settings
+from tests.utils.app import http_client
 from tests.utils.chat import chat, names, text
-from tests.utils.fake_llm import Reply, ToolCall
 
 
 async def titles(services, account, status=Status.all) -> list[str]:
-    page = await services.tasks.list_tasks(user=account.user, query=ListQuery(status=status))
+    page = await services.tasks.list_tasks(user=account.user, query=TaskQuery(status=status))
     return sorted(task.title for task in page.tasks)
 
 
@@ -232,19 +230,12 @@ async def test_a_stalled_provider_times_out_with_an_error_and_keeps_the_partial_
     sqlite_url, fake_llm
 ):
     settings = chat_settings(sqlite_url, fake_llm, llm_timeout_seconds=0.5, llm_max_retries=0)
-    services = build_services(settings)
-    await services.db.migrate()
-    alice = await make_account(services, "alice")
     fake_llm.script(Reply(text="Thinking about it", hang=True))
-    app = create_app(settings, workers=False, services=services)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            events = await chat(client, alice.headers, "think")
-            conversation_id = events[0][1]["conversation_id"]
-            stored = await client.get(
-                f"/api/conversations/{conversation_id}", headers=alice.headers
-            )
+    async with open_runtime(settings) as runtime, http_client(create_app(runtime)) as client:
+        alice = await make_account(runtime.services, "alice")
+        events = await chat(client, alice.headers, "think")
+        conversation_id = events[0][1]["conversation_id"]
+        stored = await client.get(f"/api/conversations/{conversation_id}", headers=alice.headers)
 
     assert names(events) == ["conversation", "delta", "delta", "delta", "error"]
     assert "did not answer in time" in events[-1][1]["message"]

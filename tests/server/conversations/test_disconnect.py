@@ -7,12 +7,13 @@ import json
 
 import httpx
 
+from mcp_tools.connectors import EmbeddedTools
 from server.app import create_app
-from server.conversations.chat import NO_RESULT, EmbeddedTools
+from server.conversations.history import NO_RESULT
 from server.conversations.service import ConversationService
+from testkit.fake_llm import Reply, ToolCall
+from testkit.servers import serve_app
 from tests.utils.chat import chat
-from tests.utils.fake_llm import Reply, ToolCall
-from tests.utils.servers import serve_app
 from tests.utils.toy_mcp import Toy, toy_server
 
 
@@ -46,11 +47,11 @@ async def eventually(condition, attempts: int = 500) -> None:
 
 
 async def test_leaving_mid_stream_cancels_the_model_call_and_keeps_the_partial_text(
-    settings, services, alice, fake_llm
+    runtime, settings, services, alice, fake_llm
 ):
     words = "Let me think about your week very carefully"
     fake_llm.script(Reply(text=words, chunk_size=5, hang=True))
-    app = create_app(settings, workers=False, services=services)
+    app = create_app(runtime)
     async with serve_app(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as client:
         # The user closes the tab at the first text.
         conversation_id = await leave_at("delta", client, alice, "plan my week")
@@ -82,13 +83,12 @@ async def test_leaving_mid_stream_cancels_the_model_call_and_keeps_the_partial_t
 
 
 async def test_leaving_during_a_tool_call_cancels_it_and_the_conversation_goes_on(
-    settings, services, alice, fake_llm
+    runtime, settings, services, alice, fake_llm
 ):
     toy = Toy()
     fake_llm.script(Reply(tool_calls=[ToolCall("slow", {}, id="call_slow")]))
-    app = create_app(settings, workers=False, services=services)
+    app = create_app(runtime, tools=EmbeddedTools(toy_server(toy)))
     async with serve_app(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as client:
-        app.state.chat.connect_tools = EmbeddedTools(toy_server(toy))
         conversation_id = await leave_at(
             "tool_call", client, alice, "do the slow thing", then=toy.slow_started.wait
         )
@@ -112,7 +112,7 @@ async def test_leaving_during_a_tool_call_cancels_it_and_the_conversation_goes_o
 
 
 async def test_leaving_while_the_answer_is_being_stored_still_stores_it(
-    settings, services, alice, fake_llm, monkeypatch
+    runtime, settings, services, alice, fake_llm, monkeypatch
 ):
     stored = ConversationService.add_message
     storing = asyncio.Event()
@@ -124,7 +124,7 @@ async def test_leaving_while_the_answer_is_being_stored_still_stores_it(
 
     monkeypatch.setattr(ConversationService, "add_message", slow_add)
     fake_llm.script("Your week looks calm.")
-    app = create_app(settings, workers=False, services=services)
+    app = create_app(runtime)
     async with serve_app(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as client:
         # The user closes the tab while the answer is being stored.
         conversation_id = await leave_at(

@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 
 from server.config import Settings
-from server.conversations.chat import NO_RESULT, to_model_messages
+from server.conversations.history import NO_RESULT, bound_history, to_model_messages
 from server.conversations.models import Message
-from server.conversations.service import bound_history
 from tests.server.conversations.conftest import chat_settings
 from tests.utils.chat import chat
 

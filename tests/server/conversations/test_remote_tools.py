@@ -6,23 +6,21 @@ import httpx
 
 from server.app import create_app
 from server.conversations.chat import TOOLS_UNREACHABLE
-from server.services import build_services
+from server.runtime import open_runtime
+from testkit.fake_llm import Reply, ToolCall
+from testkit.servers import free_port, serve_app
 from tests.server.conversations.conftest import chat_settings
 from tests.utils.chat import chat, names
-from tests.utils.fake_llm import Reply, ToolCall
-from tests.utils.servers import free_port, serve_app
 
 
 async def test_the_chat_acts_through_the_remote_mcp_server_as_the_user(
-    settings, services, alice, bob, fake_llm
+    runtime, settings, alice, bob, fake_llm
 ):
-    # The MCP tier: a second app (its own services) on the same database, over real HTTP.
-    mcp_services = build_services(settings)  # its own metrics; disposed by its lifespan
-    mcp_app = create_app(settings, workers=False, services=mcp_services)
-    async with serve_app(mcp_app) as mcp_url:
+    # The MCP tier: this runtime's app, over real HTTP; the chat tier: a process of its own
+    # (its own runtime and metrics) on the same database, with AGENT_MCP_URL set.
+    async with serve_app(create_app(runtime)) as mcp_url:
         remote = chat_settings(settings.database_url, fake_llm, agent_mcp_url=f"{mcp_url}/mcp")
-        chat_app = create_app(remote, workers=False, services=services)
-        async with serve_app(chat_app) as url:
+        async with open_runtime(remote) as chat_tier, serve_app(create_app(chat_tier)) as url:
             fake_llm.script(
                 Reply(tool_calls=[ToolCall("add_task", {"title": "Book the dentist"})]),
                 "Added it.",
@@ -45,13 +43,12 @@ async def test_the_chat_acts_through_the_remote_mcp_server_as_the_user(
 
 
 async def test_an_unreachable_mcp_server_ends_with_an_error_and_keeps_the_message(
-    settings, services, alice, fake_llm
+    settings, alice, fake_llm
 ):
     remote = chat_settings(
         settings.database_url, fake_llm, agent_mcp_url=f"http://127.0.0.1:{free_port()}/mcp"
     )
-    chat_app = create_app(remote, workers=False, services=services)
-    async with serve_app(chat_app) as url:
+    async with open_runtime(remote) as chat_tier, serve_app(create_app(chat_tier)) as url:
         async with httpx.AsyncClient(base_url=url, timeout=30) as client:
             events = await chat(client, alice.headers, "what is due today?")
             conversation_id = events[0][1]["conversation_id"]

@@ -7,9 +7,9 @@ import asyncio
 import pytest
 
 from server.conversations.service import ConversationService
+from testkit.fake_llm import Reply
 from tests.conftest import make_settings
 from tests.utils.chat import chat, names, text
-from tests.utils.fake_llm import Reply
 
 
 @pytest.fixture

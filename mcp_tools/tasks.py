@@ -1,0 +1,227 @@
+"""The task tools: thin translations from MCP arguments onto the task service.
+
+Parameter types come from server/tasks/models.py, where each field's rule is written once;
+only what is particular to a tool (update's ways of clearing a field) is declared here.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+from mcp_types import CallToolResult
+from pydantic import Field
+
+from mcp_tools.results import (
+    ADDITIVE,
+    DESTRUCTIVE,
+    IDEMPOTENT,
+    READ_ONLY,
+    acting,
+    result,
+    task_line,
+    translated,
+)
+from server.tasks.models import (
+    CompletionPublic,
+    Cursor,
+    DateText,
+    Description,
+    DueAfter,
+    DueBefore,
+    IdempotencyKey,
+    Limit,
+    Overdue,
+    PriorityName,
+    Recurrence,
+    RemindBefore,
+    SearchText,
+    SortName,
+    StatusName,
+    TagFilter,
+    Tags,
+    TaskCreate,
+    TaskPage,
+    TaskPublic,
+    TaskQuery,
+    TaskUpdate,
+    Title,
+)
+from server.validation import parse_model
+
+TaskId = Annotated[int, Field(description="The task's id, as returned by list_tasks or add_task.")]
+NewDescription = Annotated[Description, Field(description="New notes; '' clears.")]
+NewDue = Annotated[DateText, Field(description="New due time (ISO or phrase); 'none' clears it.")]
+NewPriority = Annotated[
+    Literal["high", "medium", "low", "none"] | None,
+    Field(description="high, medium, low, or none to clear."),
+]
+NewTags = Annotated[Tags, Field(description="Replaces all tags; [] clears them.")]
+NewRecurrence = Annotated[
+    Recurrence, Field(description="New repeat rule (as in add_task); 'none' stops it.")
+]
+
+
+def _cleared(value: str | None) -> bool:
+    return value is not None and value.strip().lower() in ("", "none", "null")
+
+
+@translated
+async def add_task(
+    ctx: Context,
+    title: Title,
+    description: Description = None,
+    due: DateText = None,
+    priority: PriorityName = None,
+    tags: Tags = None,
+    recurrence: Recurrence = None,
+    remind_before_minutes: RemindBefore = None,
+    idempotency_key: IdempotencyKey = None,
+) -> Annotated[CallToolResult, TaskPublic]:
+    """Add a task to the user's list."""
+    services, user = acting(ctx)
+    given = {
+        "title": title,
+        "description": description,
+        "due": due,
+        "priority": priority,
+        "tags": tags,
+        "recurrence": recurrence,
+        "remind_before_minutes": remind_before_minutes,
+    }
+    data = parse_model(TaskCreate, {k: v for k, v in given.items() if v is not None})
+    task = await services.tasks.create_task(user=user, data=data, idempotency_key=idempotency_key)
+    return result(task, f"Added {task_line(task, user.timezone)}")
+
+
+@translated
+async def list_tasks(
+    ctx: Context,
+    status: StatusName = "pending",
+    priority: PriorityName = None,
+    tag: TagFilter = None,
+    query: SearchText = None,
+    due_before: DueBefore = None,
+    due_after: DueAfter = None,
+    overdue: Overdue = None,
+    sort: SortName = "due",
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Annotated[CallToolResult, TaskPage]:
+    """List the user's tasks with filters; returns {tasks, next_cursor}."""
+    services, user = acting(ctx)
+    page = await services.tasks.list_tasks(
+        user=user,
+        query=TaskQuery(
+            status=status,
+            priority=priority,
+            tag=tag,
+            query=query,
+            due_before=due_before,
+            due_after=due_after,
+            overdue=overdue,
+            sort=sort,
+            limit=limit,
+            cursor=cursor,
+        ),
+    )
+    lines = [task_line(t, user.timezone) for t in page.tasks]
+    head = f"{len(page.tasks)} {status} task(s)" + (
+        " (more: pass next_cursor)" if page.next_cursor else ""
+    )
+    return result(page, "\n".join([head, *lines]))
+
+
+@translated
+async def get_task(ctx: Context, task_id: TaskId) -> Annotated[CallToolResult, TaskPublic]:
+    """Get one task by id."""
+    services, user = acting(ctx)
+    task = await services.tasks.get_task(user=user, task_id=task_id)
+    return result(task, task_line(task, user.timezone))
+
+
+@translated
+async def update_task(
+    ctx: Context,
+    task_id: TaskId,
+    title: Title | None = None,
+    description: NewDescription = None,
+    due: NewDue = None,
+    priority: NewPriority = None,
+    tags: NewTags = None,
+    recurrence: NewRecurrence = None,
+    remind_before_minutes: RemindBefore = None,
+) -> Annotated[CallToolResult, TaskPublic]:
+    """Change fields of a task; omitted fields stay as they are. Rescheduling keeps the
+    recurrence and re-arms reminders."""
+    services, user = acting(ctx)
+    changes: dict[str, object] = {}
+    if title is not None:
+        changes["title"] = title
+    if description is not None:
+        changes["description"] = description or None
+    if due is not None:
+        changes["due"] = None if _cleared(due) else due
+    if priority is not None:
+        changes["priority"] = None if priority == "none" else priority
+    if tags is not None:
+        changes["tags"] = tags
+    if recurrence is not None:
+        changes["recurrence"] = None if _cleared(recurrence) else recurrence
+    if remind_before_minutes is not None:
+        changes["remind_before_minutes"] = remind_before_minutes
+    data = parse_model(TaskUpdate, changes)
+    task = await services.tasks.update_task(user=user, task_id=task_id, data=data)
+    return result(task, f"Updated {task_line(task, user.timezone)}")
+
+
+@translated
+async def complete_task(
+    ctx: Context, task_id: TaskId
+) -> Annotated[CallToolResult, CompletionPublic]:
+    """Mark a task done; returns {task, next_occurrence} (the next one of a recurring task)."""
+    services, user = acting(ctx)
+    done = await services.tasks.complete_task(user=user, task_id=task_id)
+    text = f"Completed {task_line(done.task, user.timezone)}"
+    if done.next_occurrence:
+        text += f"\nNext occurrence: {task_line(done.next_occurrence, user.timezone)}"
+    return result(done, text)
+
+
+@translated
+async def reopen_task(ctx: Context, task_id: TaskId) -> Annotated[CallToolResult, TaskPublic]:
+    """Mark a completed task as not done again."""
+    services, user = acting(ctx)
+    task = await services.tasks.reopen_task(user=user, task_id=task_id)
+    return result(task, f"Reopened {task_line(task, user.timezone)}")
+
+
+@translated
+async def delete_task(ctx: Context, task_id: TaskId) -> Annotated[CallToolResult, TaskPublic]:
+    """Delete a task (it can be brought back with restore_task)."""
+    services, user = acting(ctx)
+    task = await services.tasks.delete_task(user=user, task_id=task_id)
+    return result(task, f"Deleted {task_line(task, user.timezone)}; restore_task undoes it")
+
+
+@translated
+async def restore_task(ctx: Context, task_id: TaskId) -> Annotated[CallToolResult, TaskPublic]:
+    """Bring back a deleted task."""
+    services, user = acting(ctx)
+    task = await services.tasks.restore_task(user=user, task_id=task_id)
+    return result(task, f"Restored {task_line(task, user.timezone)}")
+
+
+def register(mcp: MCPServer) -> None:
+    for tool, hints in (
+        (add_task, ADDITIVE),
+        (list_tasks, READ_ONLY),
+        (get_task, READ_ONLY),
+        (update_task, IDEMPOTENT),
+        (complete_task, IDEMPOTENT),
+        (reopen_task, IDEMPOTENT),
+        (delete_task, DESTRUCTIVE),
+        (restore_task, IDEMPOTENT),
+    ):
+        mcp.add_tool(tool, annotations=hints)

@@ -1,0 +1,1 @@
+"""What every HTTP route shares: dependencies, the error envelope, health and metrics."""

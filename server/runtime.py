@@ -1,0 +1,87 @@
+"""The composition root: everything a process runs, built from Settings and closed in reverse.
+
+    async with open_runtime(settings, workers=True) as runtime:
+        ...   # runtime.services, runtime.bus, runtime.live, runtime.mcp
+
+`serve`, `worker`, `mcp` (stdio), the data commands of the CLI, the tests and the
+benchmarks all open one; the HTTP app is built on an open runtime (server/app.py). It
+migrates the database, connects the bus, feeds the live hub from it and, when asked, runs
+the workers; on exit they stop in reverse: workers, live feed, bus, database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+from mcp.server import MCPServer
+
+from mcp_tools.server import create_mcp_server
+from server.config import Settings
+from server.events.bus import EventBus, InProcessBus
+from server.events.live import LiveHub, live_feed
+from server.notifications.email import EmailSender
+from server.services import Services, build_services
+from server.tasks.dates import warm_up as warm_up_dates
+from server.workers.runner import run_workers
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """One process's running parts."""
+
+    settings: Settings
+    services: Services
+    bus: EventBus
+    live: LiveHub
+    mcp: MCPServer[Services]
+
+
+def build_bus(settings: Settings, services: Services) -> EventBus:
+    if settings.kafka_bootstrap_servers:
+        from server.events.kafka import KafkaBus  # aiokafka only where Kafka is configured
+
+        return KafkaBus(settings=settings, topics=services.topics)
+    return InProcessBus()
+
+
+@asynccontextmanager
+async def open_runtime(
+    settings: Settings,
+    *,
+    workers: bool = False,
+    events: bool = True,
+    email: EmailSender | None = None,
+) -> AsyncIterator[Runtime]:
+    """Start a process's parts; `workers` also runs the relay, scheduler and consumers.
+
+    `events=False` is for commands that only read and write data: no bus connection and no
+    live feed (the events they write wait in the outbox for a relay). `email` replaces the
+    sender SMTP_* configures (tests).
+    """
+    services = build_services(settings)
+    bus = build_bus(settings, services) if events else InProcessBus()
+    runtime = Runtime(
+        settings=settings,
+        services=services,
+        bus=bus,
+        live=LiveHub(),
+        mcp=create_mcp_server(services),
+    )
+    async with AsyncExitStack() as stack:
+        stack.push_async_callback(services.db.dispose)
+        await services.db.migrate()
+        # dateparser's language data (~0.2 s, once per process) loads now, in a thread, not
+        # in the first request that reads a date.
+        await asyncio.to_thread(warm_up_dates)
+        if events:
+            await stack.enter_async_context(bus)
+            await stack.enter_async_context(live_feed(bus, services.topics, runtime.live))
+        if workers:
+            await stack.enter_async_context(run_workers(services, bus, email=email))
+        yield runtime

@@ -1,0 +1,122 @@
+"""Listing a user's tasks: filters, sort orders and keyset paging, read in index order.
+
+A Core select of just the listed columns on `Database.run`: listing is the hot path, and
+skipping the ORM's identity map and instances halves its cost.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, literal, or_, select, tuple_
+
+from server.db import Database, utcnow
+from server.errors import ValidationFailed
+from server.paging import decode_cursor, encode_cursor
+from server.tasks.dates import resolve_due
+from server.tasks.models import LIST_LIMIT_MAX, Sort, Status, Task, TaskPage, TaskPublic, TaskQuery
+from server.tasks.queries import PUBLIC_COLUMNS
+from server.tasks.rules import normalize_tags
+from server.users.models import User
+from server.validation import no_nul
+
+# The kinds of each sort's cursor values (see server/paging.py).
+CURSOR_KINDS = {Sort.due: "di", Sort.priority: "idi", Sort.title: "si", Sort.created: "di"}
+
+
+async def list_page(
+    db: Database, *, user: User, query: TaskQuery, overdue_after_minutes: int
+) -> TaskPage:
+    """One page of the user's tasks; `next_cursor` continues after its last task."""
+    if not 1 <= query.limit <= LIST_LIMIT_MAX:
+        raise ValidationFailed("limit", f"must be between 1 and {LIST_LIMIT_MAX}")
+    sort = Sort(query.sort)
+    keys, descending = sort_keys(sort)
+    columns = PUBLIC_COLUMNS
+    if sort == Sort.title:
+        # The cursor carries the database's own lower(title): Python's lower() differs
+        # from SQLite's (ASCII only) and PostgreSQL's on non-ASCII titles.
+        columns = [*PUBLIC_COLUMNS, keys[0].label("title_key")]
+    stmt = select(*columns).where(*filters(user, query, overdue_after_minutes))
+    if query.cursor:
+        values = decode_cursor(query.cursor, sort.value, CURSOR_KINDS[sort])
+        row = tuple_(*keys)
+        bound = tuple_(*(literal(v, k.type) for k, v in zip(keys, values, strict=True)))
+        stmt = stmt.where(row < bound if descending else row > bound)
+    order = [k.desc() if descending else k.asc() for k in keys]
+    stmt = stmt.order_by(*order).limit(query.limit + 1)
+    rows = await db.run(lambda conn: conn.execute(stmt).all())
+    more = len(rows) > query.limit
+    rows = rows[: query.limit]
+    cursor = encode_cursor(sort.value, sort_values(rows[-1], sort)) if more and rows else None
+    tasks = [TaskPublic.model_validate(row._mapping) for row in rows]
+    return TaskPage(tasks=tasks, next_cursor=cursor)
+
+
+def filters(user: User, query: TaskQuery, overdue_after_minutes: int) -> list[ColumnElement[bool]]:
+    now = utcnow()
+    found: list[ColumnElement[bool]] = [Task.user_id == user.id]
+    if query.status == Status.deleted:
+        found.append(Task.deleted_at.is_not(None))
+    else:
+        found.append(Task.deleted_at.is_(None))
+    if query.status == Status.pending:
+        found.append(Task.completed.is_(False))
+    elif query.status == Status.completed:
+        found.append(Task.completed.is_(True))
+    if query.priority is not None:
+        found.append(Task.priority == query.priority.value)
+    if query.tag is not None:
+        try:
+            tag = normalize_tags([query.tag])[0].lower()
+        except ValidationFailed as exc:
+            raise ValidationFailed("tag", exc.rule) from None
+        found.append(Task.tags_key.like(f"%|{_like_escape(tag)}|%", escape="\\"))
+    if query.query is not None and query.query.strip():
+        text = no_nul("query", query.query.strip().lower())
+        pattern = f"%{_like_escape(text)}%"
+        found.append(
+            or_(
+                func.lower(Task.title).like(pattern, escape="\\"),
+                func.lower(func.coalesce(Task.description, "")).like(pattern, escape="\\"),
+            )
+        )
+    if query.due_before is not None:
+        before = resolve_due(query.due_before, user.timezone, now=now, field="due_before")
+        found.append(Task.due < before)
+    if query.due_after is not None:
+        after = resolve_due(query.due_after, user.timezone, now=now, field="due_after")
+        found.append(Task.due > after)
+    # Overdue means what the alerts mean: OVERDUE_AFTER_MINUTES past the due time.
+    overdue_at = now - timedelta(minutes=overdue_after_minutes)
+    if query.overdue is True:
+        found += [Task.completed.is_(False), Task.due < overdue_at]
+    elif query.overdue is False:
+        found.append(or_(Task.due.is_(None), Task.due >= overdue_at))
+    return found
+
+
+def sort_keys(sort: Sort) -> tuple[list[Any], bool]:
+    """The columns a sort orders by (each backed by an index) and whether it descends."""
+    if sort == Sort.due:
+        return [Task.due_sort, Task.id], False
+    if sort == Sort.priority:
+        return [Task.priority_rank, Task.due_sort, Task.id], False
+    if sort == Sort.title:
+        return [func.lower(Task.title), Task.id], False
+    return [Task.created_at, Task.id], True
+
+
+def sort_values(task: Any, sort: Sort) -> list[Any]:
+    if sort == Sort.due:
+        return [task.due_sort, task.id]
+    if sort == Sort.priority:
+        return [task.priority_rank, task.due_sort, task.id]
+    if sort == Sort.title:
+        return [task.title_key, task.id]
+    return [task.created_at, task.id]
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

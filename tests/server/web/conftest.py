@@ -1,0 +1,49 @@
+"""Browser-test fixtures: the real server (first start, scripted provider) and chromium."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.server.web.helpers import (
+    CHROMIUM_INSTALLED,
+    CHROMIUM_MISSING,
+    RunningServer,
+    launch_chromium,
+    open_page,
+    run_serve,
+)
+
+
+@pytest.fixture
+async def browser():
+    """Debian chromium; skips the test where it is not installed."""
+    if not CHROMIUM_INSTALLED:
+        pytest.skip(CHROMIUM_MISSING)
+    async with launch_chromium() as browser:
+        yield browser
+
+
+@pytest.fixture
+async def server(tmp_path, fake_llm) -> AsyncIterator[RunningServer]:
+    """The real server, first start on an empty database, talking to the scripted provider."""
+    env = {"OPENAI_BASE_URL": fake_llm.base_url, "OPENAI_API_KEY": "test-key"}
+    async with run_serve(tmp_path, env) as running:
+        yield running
+        print("".join(running.output[-200:]))  # shown by pytest when the test fails
+
+
+@pytest.fixture
+async def server_without_model(tmp_path) -> AsyncIterator[RunningServer]:
+    """The real server with no language model configured."""
+    async with run_serve(tmp_path, {}) as running:
+        yield running
+        print("".join(running.output[-200:]))  # shown by pytest when the test fails
+
+
+@pytest.fixture
+async def page(browser, server):
+    """A page in chromium, not yet opened on `server`."""
+    async with open_page(browser, server.base_url) as page:
+        yield page
