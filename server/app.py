@@ -17,18 +17,13 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.routing import Route
 
 from mcp_tools.connectors import tool_connector
-from server.conversations import views as conversation_views
 from server.conversations.chat import Chat, ToolConnector
 from server.conversations.provider import open_agent
-from server.events import views as event_views
-from server.http import health
+from server.http import conversations, events, health, notifications, tasks, users
 from server.http.deps import AppState
 from server.http.errors import BodyLimit, install_error_handlers
-from server.notifications import views as notification_views
 from server.observability import ObservabilityMiddleware
 from server.runtime import Runtime
-from server.tasks import views as task_views
-from server.users import views as user_views
 from server.web import views as web_views
 
 logger = logging.getLogger(__name__)
@@ -67,12 +62,12 @@ def create_app(runtime: Runtime, *, tools: ToolConnector | None = None) -> FastA
     app = FastAPI(title="todo-agent", version="0.1.0", lifespan=lifespan)
     install_error_handlers(app)
     for module in (
-        conversation_views,  # first: the chat's latency budget is a few milliseconds
+        conversations,  # first: the chat's latency budget is a few milliseconds
         health,
-        user_views,
-        task_views,
-        notification_views,
-        event_views,
+        users,
+        tasks,
+        notifications,
+        events,
         web_views,
     ):
         app.include_router(module.router)

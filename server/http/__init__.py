@@ -1,1 +1,2 @@
-"""What every HTTP route shares: dependencies, the error envelope, health and metrics."""
+"""The HTTP edge: one module of routes per domain (tasks, notifications, conversations and
+the chat, events, users), health and metrics, and what every route shares (deps, errors)."""
