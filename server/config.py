@@ -4,10 +4,24 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AnyHttpUrl,
+    ConfigDict,
+    Field,
+    SecretStr,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+
+# `serve`'s own address, when PUBLIC_URL is unset and no other is known (tests, other commands).
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
+# How PUBLIC_URL is written everywhere it appears (OAuth metadata compares issuers as strings):
+# lower-case host, no default port, no trailing slash.
+_ORIGIN = TypeAdapter(AnyHttpUrl, config=ConfigDict(url_preserve_empty_path=True))
 
 
 class Settings(BaseSettings):
@@ -50,6 +64,11 @@ class Settings(BaseSettings):
     event_retention_hours: int = Field(default=168, ge=1, le=24 * 365 * 10)
 
     auth_jwt_secret: SecretStr | None = None
+    # The address clients reach this server at: OAuth metadata, the consent page and links
+    # are built from it. Unset: `serve` uses http://HOST:PORT (see `with_public_url`).
+    public_url: str | None = None
+    # Minutes an OAuth access token is valid (fractions allowed, e.g. 0.5).
+    oauth_access_token_minutes: float = Field(default=60.0, gt=0, le=24 * 60)
 
     log_level: str = "INFO"
 
@@ -81,6 +100,23 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parsed = urlsplit(value)
+        rule = "must be the origin clients reach this server at, such as https://todo.example.com"
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ValueError(rule)
+        if parsed.path not in ("", "/") or parsed.query or parsed.fragment or parsed.username:
+            raise ValueError(rule + " (no path, query, fragment or user)")
+        try:
+            origin = str(_ORIGIN.validate_python(f"{parsed.scheme}://{parsed.netloc}"))
+        except ValidationError:
+            raise ValueError(rule) from None
+        return origin.rstrip("/")
+
     @field_validator("log_level")
     @classmethod
     def _log_level(cls, value: str) -> str:
@@ -95,6 +131,7 @@ class Settings(BaseSettings):
         "smtp_host",
         "smtp_username",
         "agent_mcp_url",
+        "public_url",
         mode="before",
     )
     @classmethod
@@ -104,6 +141,19 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def public_origin(self) -> str:
+        """PUBLIC_URL, or the default address when it is unset."""
+        return self.public_url or DEFAULT_PUBLIC_URL
+
+    def with_public_url(self, host: str, port: int) -> Settings:
+        """These settings, with PUBLIC_URL defaulting to http://HOST:PORT of `serve`."""
+        if self.public_url is not None:
+            return self
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        shown = f"[{shown}]" if ":" in shown else shown
+        return self.model_copy(update={"public_url": f"http://{shown}:{port}"})
 
     @property
     def llm_configured(self) -> bool:

@@ -5,6 +5,7 @@ from sqlmodel import SQLModel
 from server.conversations.models import Conversation, Message
 from server.events.models import DeadLetter, OutboxEvent, ProcessedEvent
 from server.notifications.models import Notification
+from server.oauth.models import OAuthClient, OAuthCode, OAuthGrant, OAuthToken
 from server.tasks.models import Task, TaskAlert
 from server.users.models import ApiToken, User
 
@@ -16,6 +17,10 @@ __all__ = [
     "DeadLetter",
     "Message",
     "Notification",
+    "OAuthClient",
+    "OAuthCode",
+    "OAuthGrant",
+    "OAuthToken",
     "OutboxEvent",
     "ProcessedEvent",
     "Task",

@@ -24,6 +24,7 @@ from server.config import Settings
 from server.events.bus import EventBus, InProcessBus
 from server.events.live import LiveHub, live_feed
 from server.notifications.email import EmailSender
+from server.oauth.documents import MetadataDocuments
 from server.services import Services, build_services
 from server.tasks.dates import warm_up as warm_up_dates
 from server.workers.runner import run_workers
@@ -57,14 +58,16 @@ async def open_runtime(
     workers: bool = False,
     events: bool = True,
     email: EmailSender | None = None,
+    oauth_documents: MetadataDocuments | None = None,
 ) -> AsyncIterator[Runtime]:
     """Start a process's parts; `workers` also runs the relay, scheduler and consumers.
 
     `events=False` is for commands that only read and write data: no bus connection and no
     live feed (the events they write wait in the outbox for a relay). `email` replaces the
-    sender SMTP_* configures (tests).
+    sender SMTP_* configures, `oauth_documents` the fetcher of OAuth clients' metadata
+    documents (tests).
     """
-    services = build_services(settings)
+    services = build_services(settings, oauth_documents=oauth_documents)
     bus = build_bus(settings, services) if events else InProcessBus()
     runtime = Runtime(
         settings=settings,

@@ -14,6 +14,8 @@ from server.conversations.service import ConversationService
 from server.db import Database
 from server.events.outbox import Topics
 from server.notifications.service import NotificationService
+from server.oauth.documents import MetadataDocuments
+from server.oauth.service import OAuthService
 from server.observability import Metrics
 from server.tasks.alerts import AlertPolicy
 from server.tasks.deadlines import DeadlineService
@@ -34,10 +36,16 @@ class Services:
     deadlines: DeadlineService
     notifications: NotificationService
     conversations: ConversationService
+    oauth: OAuthService
 
 
-def build_services(settings: Settings) -> Services:
-    """Build (not start) the database and the services; the caller owns their lifetime."""
+def build_services(
+    settings: Settings, *, oauth_documents: MetadataDocuments | None = None
+) -> Services:
+    """Build (not start) the database and the services; the caller owns their lifetime.
+
+    `oauth_documents` replaces the fetcher of OAuth clients' metadata documents (tests: one
+    that trusts a test CA)."""
     db = Database(settings.database_url)
     topics = Topics.from_settings(settings)
     metrics = Metrics()
@@ -53,4 +61,10 @@ def build_services(settings: Settings) -> Services:
         deadlines=DeadlineService(db=db, topics=topics, policy=alerts),
         notifications=NotificationService(db=db, topics=topics),
         conversations=ConversationService(db=db, history_chars=settings.agent_history_chars),
+        oauth=OAuthService(
+            db=db,
+            public_url=settings.public_origin,
+            access_token_minutes=settings.oauth_access_token_minutes,
+            documents=oauth_documents,
+        ),
     )

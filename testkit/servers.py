@@ -37,10 +37,14 @@ class Postgres:
 
 
 @contextlib.asynccontextmanager
-async def serve_app(app, *, port: int | None = None) -> AsyncIterator[str]:
-    """Run `app` under uvicorn on a free loopback port in this event loop; yields the base URL."""
+async def serve_app(app, *, port: int | None = None, **options) -> AsyncIterator[str]:
+    """Run `app` under uvicorn on a free loopback port in this event loop; yields the base URL.
+
+    `options` go to uvicorn.Config (e.g. ssl_certfile and ssl_keyfile: the URL is https)."""
     port = port or free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", **options
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     try:
@@ -49,7 +53,8 @@ async def serve_app(app, *, port: int | None = None) -> AsyncIterator[str]:
                 task.result()
                 raise RuntimeError("uvicorn exited before it started")
             await asyncio.sleep(0.01)
-        yield f"http://127.0.0.1:{port}"
+        scheme = "https" if options.get("ssl_certfile") else "http"
+        yield f"{scheme}://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         await task

@@ -36,6 +36,8 @@ for _name in list(os.environ):
         "AUTH",
         "AGENT",
         "EVENT",
+        "PUBLIC",
+        "OAUTH",
     }:
         del os.environ[_name]
 

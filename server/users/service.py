@@ -17,6 +17,9 @@ from server.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from server.users.models import ApiToken, User
 
 TOKEN_PREFIX_LEN = 12
+# OAuth access tokens (server/oauth) start with this. They are bound to the /mcp resource
+# (RFC 8707), so everywhere else they are refused.
+OAUTH_ACCESS_TOKEN_PREFIX = "tdoa_"
 # Verified tokens are remembered this long, so a busy client costs one lookup per interval;
 # a revocation therefore reaches other processes within this many seconds.
 TOKEN_CACHE_SECONDS = 5.0
@@ -121,9 +124,16 @@ class UserService:
         return result.rowcount
 
     async def authenticate(self, token: str) -> User:
-        """The user a bearer token (API token or, when configured, HS256 JWT) acts as."""
+        """The user a bearer token (API token or, when configured, HS256 JWT) acts as.
+
+        OAuth access tokens are verified by the MCP endpoint only (server.oauth.grants)."""
         if token.startswith("tda_"):
             return await self._authenticate_api_token(token)
+        if token.startswith(OAUTH_ACCESS_TOKEN_PREFIX):
+            raise Unauthorized(
+                "this OAuth access token is valid only at /mcp, the resource it was issued "
+                "for; use an API token (todo-agent token create NAME) here"
+            )
         if self.jwt_secret and token.count(".") == 2:
             return await self._authenticate_jwt(token)
         raise Unauthorized("invalid token")

@@ -28,6 +28,8 @@ def test_defaults_are_the_documented_ones():
     assert settings.reminder_lead_minutes == 30
     assert settings.overdue_after_minutes == 60
     assert settings.auth_jwt_secret is None
+    assert settings.public_url is None and settings.public_origin == "http://127.0.0.1:8000"
+    assert settings.oauth_access_token_minutes == 60
 
 
 def test_environment_and_dotenv_are_read(tmp_path, monkeypatch):
@@ -57,6 +59,13 @@ def test_environment_and_dotenv_are_read(tmp_path, monkeypatch):
         ("LOG_LEVEL", "LOUD"),
         ("AGENT_MCP_URL", "mcp.internal:8000/mcp"),
         ("AGENT_MCP_URL", "ftp://mcp.internal/mcp"),
+        ("PUBLIC_URL", "todo.example.com"),
+        ("PUBLIC_URL", "ftp://todo.example.com"),
+        ("PUBLIC_URL", "https://example.com/todo"),  # a path: the page and OAuth live at /
+        ("PUBLIC_URL", "https://todo.example.com/?x=1"),
+        ("PUBLIC_URL", "https://todo.example.com:99999"),
+        ("OAUTH_ACCESS_TOKEN_MINUTES", "0"),
+        ("OAUTH_ACCESS_TOKEN_MINUTES", "forever"),
     ],
 )
 def test_bad_value_raises_a_config_error_naming_the_variable(monkeypatch, variable, value):
@@ -76,3 +85,34 @@ def test_a_config_error_never_repeats_the_database_password(monkeypatch):
         load_settings()
     assert str(failed.value).startswith("DATABASE_URL: ")
     assert "hunter2" not in str(failed.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "origin"),
+    [
+        ("https://todo.example.com", "https://todo.example.com"),
+        ("https://Todo.Example.com/", "https://todo.example.com"),
+        ("https://todo.example.com:443", "https://todo.example.com"),
+        ("http://10.0.0.5:8000", "http://10.0.0.5:8000"),
+    ],
+)
+def test_public_url_is_kept_as_the_origin_clients_compare(monkeypatch, value, origin):
+    monkeypatch.setenv("PUBLIC_URL", value)
+
+    settings = load_settings()
+
+    assert settings.public_url == origin
+    assert settings.with_public_url("0.0.0.0", 9000).public_origin == origin
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "origin"),
+    [
+        ("127.0.0.1", 8000, "http://127.0.0.1:8000"),
+        ("0.0.0.0", 9000, "http://127.0.0.1:9000"),
+        ("localhost", 8080, "http://localhost:8080"),
+        ("::1", 8000, "http://[::1]:8000"),
+    ],
+)
+def test_public_url_defaults_to_the_address_serve_listens_on(host, port, origin):
+    assert load_settings().with_public_url(host, port).public_origin == origin

@@ -17,6 +17,7 @@ from server.tasks.models import Status, TaskQuery
 from server.users.service import hash_token
 from tests.utils.app import services_on
 from tests.utils.factories import make_task
+from tests.utils.oauth import mint_access_token
 
 
 def alembic_config(connection=None) -> Config:
@@ -126,3 +127,16 @@ async def _insert_first_release_rows(conn) -> None:
             updated_at=now,
         )
     )
+
+
+async def test_database_from_before_oauth_upgrades_in_place_and_apps_can_connect(database_url):
+    db = Database(database_url)
+    async with db.write_engine.begin() as conn:
+        await conn.run_sync(lambda sync: command.upgrade(alembic_config(sync), "0002"))
+        await _insert_first_release_rows(conn)
+    await db.dispose()
+    async with services_on(database_url) as services:  # opening it migrates
+        user = await services.users.authenticate("tda_first-release-token")
+        token = await mint_access_token(services, user)
+        access = await services.oauth.grants.verify_access(token)
+    assert access is not None and access.user.name == "olga"
