@@ -1,7 +1,8 @@
 """Who a tool call acts as: always the verified token of the transport, never a tool argument.
 
 Over HTTP the SDK's bearer middleware verifies the token and sets the auth context for the
-request. Over stdio and in process there is no HTTP request, so the session is opened inside
+request: an API token, a JWT, or an OAuth access token issued for this /mcp. Over stdio and
+in process there is no HTTP request, so the session is opened inside
 `acting_as(user)`, which sets the same context; the server's tasks inherit it.
 """
 
@@ -16,15 +17,26 @@ from mcp.server.auth.provider import AccessToken
 from mcp.server.mcpserver.exceptions import ToolError
 
 from server.errors import Unauthorized
+from server.oauth.service import OAuthService
 from server.users.models import User
-from server.users.service import UserService
+from server.users.service import OAUTH_ACCESS_TOKEN_PREFIX, UserService
 
 
-def access_token_for(user: User, token: str = "") -> AccessToken:
+def access_token_for(
+    user: User,
+    token: str = "",
+    *,
+    client_id: str | None = None,
+    scopes: list[str] | None = None,
+    resource: str | None = None,
+    expires_at: int | None = None,
+) -> AccessToken:
     return AccessToken(
         token=token,
-        client_id=user.name,
-        scopes=[],
+        client_id=client_id or user.name,
+        scopes=scopes or [],
+        expires_at=expires_at,
+        resource=resource,
         subject=str(user.id),
         claims={"name": user.name, "timezone": user.timezone, "email": user.email},
     )
@@ -58,15 +70,32 @@ def acting_as(user: User) -> Iterator[None]:
         auth_context_var.reset(reset)
 
 
-class ApiTokenVerifier:
-    """The MCP SDK's TokenVerifier over the same API tokens and JWTs as the REST API."""
+class BearerTokenVerifier:
+    """The MCP SDK's TokenVerifier: the REST API's API tokens and JWTs, which are valid
+    everywhere, and OAuth access tokens, valid here only.
 
-    def __init__(self, users: UserService) -> None:
+    Each accepted token names its resource; the SDK's bearer middleware refuses one whose
+    resource is not this server's /mcp (an OAuth token issued under another PUBLIC_URL)."""
+
+    def __init__(self, users: UserService, oauth: OAuthService) -> None:
         self.users = users
+        self.oauth = oauth
 
     async def verify_token(self, token: str) -> AccessToken | None:
+        if token.startswith(OAUTH_ACCESS_TOKEN_PREFIX):
+            access = await self.oauth.grants.verify_access(token)
+            if access is None:
+                return None
+            return access_token_for(
+                access.user,
+                token,
+                client_id=access.client_id,
+                scopes=access.scopes,
+                resource=access.resource,
+                expires_at=int(access.expires_at.timestamp()),
+            )
         try:
             user = await self.users.authenticate(token)
         except Unauthorized:
             return None
-        return access_token_for(user, token)
+        return access_token_for(user, token, resource=self.oauth.resource)

@@ -13,7 +13,7 @@ from mcp.server import MCPServer
 from mcp.server.auth.settings import AuthSettings
 
 from mcp_tools import notifications, tasks
-from mcp_tools.identity import ApiTokenVerifier
+from mcp_tools.identity import BearerTokenVerifier
 from server.services import Services
 
 INSTRUCTIONS = """\
@@ -29,10 +29,11 @@ restore_task.
 """
 
 
-def create_mcp_server(
-    services: Services, *, issuer_url: str = "http://127.0.0.1:8000"
-) -> MCPServer[Services]:
-    """The MCP server over `services`; its tools act as the transport's authenticated user."""
+def create_mcp_server(services: Services) -> MCPServer[Services]:
+    """The MCP server over `services`; its tools act as the transport's authenticated user.
+
+    Over HTTP every request needs a bearer token that is valid for PUBLIC_URL/mcp; a 401
+    names the resource metadata, where OAuth clients find how to sign in."""
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[Services]) -> AsyncIterator[Services]:
@@ -46,8 +47,12 @@ def create_mcp_server(
         instructions=INSTRUCTIONS,
         version="0.1.0",
         lifespan=lifespan,
-        token_verifier=ApiTokenVerifier(services.users),
-        auth=AuthSettings(issuer_url=issuer_url, resource_server_url=None),
+        token_verifier=BearerTokenVerifier(services.users, services.oauth),
+        auth=AuthSettings(
+            issuer_url=services.oauth.issuer,
+            resource_server_url=services.oauth.resource,
+            validate_token_resource=True,
+        ),
         log_level=services.settings.log_level,
     )
     tasks.register(mcp)

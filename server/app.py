@@ -1,9 +1,10 @@
 """The FastAPI application, built on an open runtime (server/runtime.py).
 
 The app adds the HTTP edge to a running process: the routes, the MCP streamable HTTP
-transport at `/mcp`, and the chat. Its lifespan starts what only HTTP needs (the MCP session
-manager, the provider client) and yields the typed state the routes read through
-server/http/deps.py; the runtime itself is opened and closed by whoever serves the app.
+transport at `/mcp` (with the OAuth endpoints that sign remote connectors in to it), and the
+chat. Its lifespan starts what only HTTP needs (the MCP session manager, the provider
+client) and yields the typed state the routes read through server/http/deps.py; the
+runtime itself is opened and closed by whoever serves the app.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from starlette.routing import Route
 from mcp_tools.connectors import tool_connector
 from server.conversations.chat import Chat, ToolConnector
 from server.conversations.provider import open_agent
-from server.http import conversations, events, health, notifications, tasks, users
+from server.http import conversations, events, health, notifications, oauth, tasks, users
 from server.http.deps import AppState
 from server.http.errors import BodyLimit, install_error_handlers
 from server.observability import ObservabilityMiddleware
@@ -68,9 +69,11 @@ def create_app(runtime: Runtime, *, tools: ToolConnector | None = None) -> FastA
         tasks,
         notifications,
         events,
+        oauth,
         web_views,
     ):
         app.include_router(module.router)
+    app.router.routes.extend(oauth.routes)
     # The MCP sub-app routes its own path, so `/mcp` is served as is (no redirect to `/mcp/`).
     app.router.routes.append(Route("/mcp", endpoint=mcp_app))
     # No request of this API is anywhere near 1 MiB (a chat message is at most 20k characters).

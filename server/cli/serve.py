@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import signal
+from urllib.parse import urlsplit
 
 from server.cli.common import UsageError
 from server.config import Settings
@@ -43,8 +44,10 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     if not 0 < args.port < 65536:
         raise UsageError(f"--port: must be between 1 and 65535 (got {args.port})")
+    settings = settings.with_public_url(args.host, args.port)
+    _warn_about_public_url(settings)
     async with open_runtime(settings, workers=not args.no_workers) as runtime:
-        await _first_start(runtime.services, args.host, args.port)
+        await _first_start(runtime.services)
         config = uvicorn.Config(
             create_app(runtime),
             host=args.host,
@@ -60,15 +63,25 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-async def _first_start(services: Services, host: str, port: int) -> None:
+def _warn_about_public_url(settings: Settings) -> None:
+    """Remote connectors (Claude, ChatGPT) sign in only over https."""
+    parsed = urlsplit(settings.public_origin)
+    if parsed.scheme != "https" and parsed.hostname not in ("127.0.0.1", "localhost", "::1"):
+        logger.warning(
+            "PUBLIC_URL is %s: remote MCP connectors need https; behind a TLS proxy set "
+            "PUBLIC_URL=https://your.host",
+            settings.public_origin,
+        )
+
+
+async def _first_start(services: Services) -> None:
     """With no users yet, create `me` and print a URL that signs straight in."""
     if await services.users.count_users() > 0:
         return
     user = await services.users.create_user(name="me")
     token = await services.users.create_token(name=user.name)
-    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     print(
-        f"\nCreated user 'me'. Open the chat:\n\n  http://{shown}:{port}/#token={token}\n\n"
+        f"\nCreated user 'me'. Open the chat:\n\n  {services.oauth.issuer}/#token={token}\n\n"
         f"API token (shown once): {token}\n",
         flush=True,
     )

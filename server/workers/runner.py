@@ -1,11 +1,11 @@
 """Starts and stops the background workers: consumers, outbox relay, deadline scheduler,
-event retention.
+event retention, OAuth cleanup.
 
-They start in that order and stop in reverse: retention stops deleting, the scheduler stops
-making alerts, the relay stops sending, then the consumers finish. Each runs as one owned
-asyncio task that is cancelled and awaited on exit; whatever a cancelled worker had not
-committed is done again after restart (pending outbox rows are resent, uncommitted Kafka
-offsets are re-read).
+They start in that order and stop in reverse: the cleanup and retention stop deleting, the
+scheduler stops making alerts, the relay stops sending, then the consumers finish. Each runs
+as one owned asyncio task that is cancelled and awaited on exit; whatever a cancelled worker
+had not committed is done again after restart (pending outbox rows are resent, uncommitted
+Kafka offsets are re-read).
 """
 
 from __future__ import annotations
@@ -24,11 +24,15 @@ from server.notifications.email import EmailSender
 from server.services import Services
 from server.workers.consumers import build_consumers
 from server.workers.metrics import worker_metrics
+from server.workers.periodic import every
 from server.workers.relay import OutboxRelay
 from server.workers.retention import EventRetention, SweepResult
 from server.workers.scheduler import DeadlineScheduler, TickResult
 
 logger = logging.getLogger(__name__)
+
+# Expired OAuth codes and tokens are deleted this often (server.oauth.grants.Grants.prune).
+OAUTH_CLEANUP_SECONDS = 3600.0
 
 
 @contextlib.asynccontextmanager
@@ -83,5 +87,10 @@ async def run_workers(
             on_sweep=pruned,
         )
         await stack.enter_async_context(background("event retention", retention.run()))
-        logger.info("workers running: consumers, outbox relay, deadline scheduler, event retention")
+        oauth_cleanup = every(OAUTH_CLEANUP_SECONDS, services.oauth.grants.prune, "OAuth cleanup")
+        await stack.enter_async_context(background("OAuth cleanup", oauth_cleanup))
+        logger.info(
+            "workers running: consumers, outbox relay, deadline scheduler, event retention, "
+            "OAuth cleanup"
+        )
         yield

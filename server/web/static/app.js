@@ -16,32 +16,16 @@ import {
   resetTasks,
   scheduleReload as scheduleTaskReload,
 } from "./tasks.js";
+import { initApps, resetApps } from "./apps.js";
+import { storedToken, storeToken } from "./session.js";
 import { $, setError, setTimeZone } from "./ui.js";
 
-const TOKEN_KEY = "todo-agent.token";
 const LIVE_LABEL = { connecting: "Connecting…", live: "Live", offline: "Offline, retrying…" };
 
 let session = null; // { controller } while signed in
 let liveState = "connecting";
 
-// ---- token storage -----------------------------------------------------------------------
-
-function storedToken() {
-  try {
-    return localStorage.getItem(TOKEN_KEY);
-  } catch {
-    return null; // storage disabled: the user signs in on every visit
-  }
-}
-
-function storeToken(token) {
-  try {
-    if (token) localStorage.setItem(TOKEN_KEY, token);
-    else localStorage.removeItem(TOKEN_KEY);
-  } catch {
-    // Storage disabled: nothing to keep or forget.
-  }
-}
+// ---- token from the address bar ----------------------------------------------------------
 
 /** Take `#token=...` from the address bar (the URL printed at first start) and clear it. */
 function takeTokenFromFragment() {
@@ -97,6 +81,7 @@ function signOut(message) {
   resetChat();
   resetTasks();
   resetNotifications();
+  resetApps();
   showSignIn(message);
 }
 
@@ -193,6 +178,7 @@ function main() {
   });
   initTasks();
   initNotifications();
+  initApps();
 
   $("#signin-form").addEventListener("submit", (event) => {
     event.preventDefault();

@@ -26,6 +26,10 @@ ROUTES = [
     ("POST", "/api/tasks/1/restore"),
     ("GET", "/api/notifications"),
     ("POST", "/api/notifications/read"),
+    ("GET", "/api/oauth/consent"),
+    ("POST", "/api/oauth/consent"),
+    ("GET", "/api/oauth/grants"),
+    ("DELETE", "/api/oauth/grants/1"),
 ]
 
 

@@ -88,6 +88,7 @@ async def test_worker_runs_until_sigterm_and_stops_in_reverse_order(arranged, sq
     assert code == 0
     order = [line for line in running.lines if line.endswith(" stopped")]
     assert [line.split("] ")[-1] for line in order] == [
+        "OAuth cleanup stopped",
         "event retention stopped",
         "deadline scheduler stopped",
         "outbox relay stopped",
