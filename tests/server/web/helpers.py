@@ -42,6 +42,9 @@ SETTINGS_PREFIXES = (
     "OVERDUE_",
     "AUTH_",
     "AGENT_",
+    "PUBLIC_URL",
+    "OAUTH_",
+    "EVENT_",
     "LOG_LEVEL",
 )
 
@@ -166,15 +169,18 @@ class PageProblems:
 
 
 @contextlib.asynccontextmanager
-async def open_page(browser, base_url: str, *, width: int = 1280, height: int = 800):
-    """A fresh browser context and page; fails on an uncaught error or an outside request."""
+async def open_page(
+    browser, base_url: str, *, width: int = 1280, height: int = 800, also_allowed: tuple = ()
+):
+    """A fresh browser context and page; fails on an uncaught error or an outside request
+    (to anywhere but the server and the `also_allowed` URL prefixes)."""
     context = await browser.new_context(viewport={"width": width, "height": height})
     page = await context.new_page()
     problems = PageProblems()
     page.on("pageerror", lambda error: problems.errors.append(str(error)))
 
     def check_origin(request) -> None:
-        if not request.url.startswith((base_url + "/", "data:")):
+        if not request.url.startswith((base_url + "/", "data:", *also_allowed)):
             problems.foreign_requests.append(request.url)
 
     page.on("request", check_origin)
