@@ -20,7 +20,7 @@ import httpx2
 from mcp.server.auth.provider import RegistrationError
 from pydantic import ValidationError
 
-from server.oauth.clients import ClientRejected, RegisteredClient, check_client_metadata
+from server.oauth.metadata import ClientRejected, RegisteredClient, check_client_metadata
 from server.oauth.models import URL_MAX
 
 logger = logging.getLogger(__name__)
