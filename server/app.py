@@ -19,7 +19,7 @@ from starlette.routing import Route
 from mcp_tools.connectors import tool_connector
 from server.conversations.chat import Chat, ToolConnector
 from server.conversations.provider import open_agent
-from server.http import conversations, events, health, notifications, tasks, users
+from server.http import conversations, events, health, notifications, openai, tasks, users
 from server.http.deps import AppState
 from server.http.errors import BodyLimit, install_error_handlers
 from server.observability import ObservabilityMiddleware
@@ -68,6 +68,7 @@ def create_app(runtime: Runtime, *, tools: ToolConnector | None = None) -> FastA
         tasks,
         notifications,
         events,
+        openai,
         web_views,
     ):
         app.include_router(module.router)
