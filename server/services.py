@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from server.calendar.service import CalendarService
 from server.config import Settings
 from server.conversations.service import ConversationService
 from server.db import Database
@@ -34,6 +35,7 @@ class Services:
     deadlines: DeadlineService
     notifications: NotificationService
     conversations: ConversationService
+    calendar: CalendarService
 
 
 def build_services(settings: Settings) -> Services:
@@ -43,14 +45,16 @@ def build_services(settings: Settings) -> Services:
     metrics = Metrics()
     alerts = AlertPolicy.from_settings(settings)
     jwt_secret = settings.auth_jwt_secret.get_secret_value() if settings.auth_jwt_secret else None
+    tasks = TaskService(db=db, topics=topics, alerts=alerts, metrics=metrics)
     return Services(
         settings=settings,
         db=db,
         topics=topics,
         metrics=metrics,
         users=UserService(db=db, jwt_secret=jwt_secret),
-        tasks=TaskService(db=db, topics=topics, alerts=alerts, metrics=metrics),
+        tasks=tasks,
         deadlines=DeadlineService(db=db, topics=topics, policy=alerts),
         notifications=NotificationService(db=db, topics=topics),
         conversations=ConversationService(db=db, history_chars=settings.agent_history_chars),
+        calendar=CalendarService(db=db, tasks=tasks),
     )
