@@ -2,6 +2,7 @@
 // localStorage), sign-out, the live events stream, and the narrow-screen layout.
 
 import * as api from "./api.js";
+import { initCalendar, resetCalendar } from "./calendar.js";
 import { initChat, loadConversations, resetChat } from "./chat.js";
 import {
   initNotifications,
@@ -97,6 +98,7 @@ function signOut(message) {
   resetChat();
   resetTasks();
   resetNotifications();
+  resetCalendar();
   showSignIn(message);
 }
 
@@ -193,6 +195,7 @@ function main() {
   });
   initTasks();
   initNotifications();
+  initCalendar();
 
   $("#signin-form").addEventListener("submit", (event) => {
     event.preventDefault();
