@@ -40,10 +40,21 @@ class ToolResult:
 
 
 @dataclass(frozen=True, slots=True)
+class Usage:
+    """The tokens one model turn took, as the provider reported them (asked for with
+    `Agent.run(..., usage=True)`)."""
+
+    prompt_tokens: int
+    completion_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
 class Failed:
-    """The provider failed for good; `message` tells the user what happened."""
+    """The provider failed for good; `message` tells the user what happened, `status` is the
+    provider's HTTP status when it answered with one (429: it is rate limiting)."""
 
     message: str
+    status: int | None = None
 
 
-AgentEvent = TextDelta | AssistantTurn | ToolResult | Failed
+AgentEvent = TextDelta | AssistantTurn | ToolResult | Usage | Failed

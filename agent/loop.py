@@ -19,7 +19,15 @@ import anyio
 import openai
 from openai import AsyncOpenAI, AsyncStream
 
-from agent.events import AgentEvent, AssistantTurn, Failed, TextDelta, ToolCall, ToolResult
+from agent.events import (
+    AgentEvent,
+    AssistantTurn,
+    Failed,
+    TextDelta,
+    ToolCall,
+    ToolResult,
+    Usage,
+)
 from agent.llm import describe_provider_error
 from agent.mcp_client import Toolbox, ToolOutcome
 from agent.messages import assistant_message, tool_message
@@ -27,9 +35,15 @@ from agent.messages import assistant_message, tool_message
 logger = logging.getLogger(__name__)
 
 
-def request_body(model: str, messages: list[dict[str, Any]], tools_json: str) -> bytes:
-    """The streamed Chat Completions request; `tools_json` is the encoded tool list, if any."""
-    body = json.dumps({"model": model, "stream": True, "messages": messages})
+def request_body(
+    model: str, messages: list[dict[str, Any]], tools_json: str, *, usage: bool = False
+) -> bytes:
+    """The streamed Chat Completions request; `tools_json` is the encoded tool list, if any;
+    `usage` asks the provider to report the tokens used (a last chunk with `usage`)."""
+    request: dict[str, Any] = {"model": model, "stream": True, "messages": messages}
+    if usage:
+        request["stream_options"] = {"include_usage": True}
+    body = json.dumps(request)
     if tools_json != "[]":
         body = f'{body[:-1]},"tools":{tools_json}}}'
     return body.encode()
@@ -84,6 +98,7 @@ class ToolCallAssembler:
 class _Turn:
     text: list[str] = field(default_factory=list)
     tool_calls: ToolCallAssembler = field(default_factory=ToolCallAssembler)
+    usage: Usage | None = None
 
 
 class Agent:
@@ -95,21 +110,26 @@ class Agent:
         self.max_tool_rounds = max_tool_rounds
 
     async def run(
-        self, messages: Sequence[dict[str, Any]], tools: Toolbox
+        self, messages: Sequence[dict[str, Any]], tools: Toolbox, *, usage: bool = False
     ) -> AsyncIterator[AgentEvent]:
-        """Answer the conversation in `messages` (system prompt first), yielding as it goes."""
+        """Answer the conversation in `messages` (system prompt first), yielding as it goes;
+        with `usage`, a `Usage` after each model turn the provider reported tokens for."""
         messages = list(messages)
         rounds = 0
         while True:
             turn = _Turn()
             try:
-                async for delta in self._stream_turn(messages, tools, turn):
+                async for delta in self._stream_turn(messages, tools, turn, usage):
                     yield delta
             except openai.APIError as exc:
                 logger.warning("provider error after retries: %s", exc)
                 attempts = self.client.max_retries + 1
-                yield Failed(describe_provider_error(exc, attempts=attempts, model=self.model))
+                status = exc.status_code if isinstance(exc, openai.APIStatusError) else None
+                message = describe_provider_error(exc, attempts=attempts, model=self.model)
+                yield Failed(message, status=status)
                 return
+            if turn.usage is not None:
+                yield turn.usage
             text = "".join(turn.text)
             calls = turn.tool_calls.calls()
             if not calls:
@@ -129,7 +149,7 @@ class Agent:
                 messages.append(tool_message(result.call.id, result.outcome.content))
 
     async def _stream_turn(
-        self, messages: list[dict[str, Any]], tools: Toolbox, turn: _Turn
+        self, messages: list[dict[str, Any]], tools: Toolbox, turn: _Turn, usage: bool
     ) -> AsyncIterator[TextDelta]:
         # The client's generic `post`, with the body encoded here and chunks as plain dicts: the
         # same request, retries, timeouts and errors as `chat.completions.create`, without its
@@ -137,7 +157,7 @@ class Agent:
         # (about 1.5 ms of a chat's first delta, measured in bench/chat_overhead.py).
         stream = await self.client.post(
             "/chat/completions",
-            content=request_body(self.model, messages, tools.definitions_json),
+            content=request_body(self.model, messages, tools.definitions_json, usage=usage),
             # `object`: each chunk is the provider's JSON as parsed, with no type walk.
             cast_to=object,
             stream=True,
@@ -150,6 +170,8 @@ class Agent:
                     raise openai.APIResponseValidationError(
                         response=stream.response, body=chunk, message="a chunk is not an object"
                     )
+                if usage and (reported := chunk.get("usage")):
+                    turn.usage = _usage(reported)
                 choices = chunk.get("choices")
                 if not choices:
                     continue
@@ -187,3 +209,13 @@ class Agent:
             f"I stopped after {rounds} rounds of tool calls without finishing. What I did so "
             "far is saved; ask me to continue if you want me to go on."
         )
+
+
+def _usage(reported: Any) -> Usage | None:
+    """A provider's `usage` object, if it has the two counts as numbers."""
+    if not isinstance(reported, dict):
+        return None
+    prompt, completion = reported.get("prompt_tokens"), reported.get("completion_tokens")
+    if not isinstance(prompt, int) or not isinstance(completion, int):
+        return None
+    return Usage(prompt_tokens=prompt, completion_tokens=completion)

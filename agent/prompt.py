@@ -26,9 +26,19 @@ occurrence.
 
 
 def system_prompt(
-    *, now: datetime, timezone: str, user_name: str, server_instructions: str | None = None
+    *,
+    now: datetime,
+    timezone: str,
+    user_name: str,
+    server_instructions: str | None = None,
+    client_instructions: str | None = None,
 ) -> str:
-    """The system prompt for one chat request; `now` must be timezone-aware."""
+    """The system prompt for one chat request; `now` must be timezone-aware.
+
+    `client_instructions` are the system messages a chat app sent (the `/v1` façade): they
+    follow ours, so they can shape the style of the answers but not replace how the tools
+    are used.
+    """
     local = now.astimezone(ZoneInfo(timezone))
     parts = [
         GUIDE,
@@ -38,4 +48,9 @@ def system_prompt(
     ]
     if server_instructions:
         parts.append(f"Notes from the task server:\n{server_instructions.strip()}")
+    if client_instructions and client_instructions.strip():
+        parts.append(
+            "Instructions from the user's chat app (follow them where they do not "
+            f"contradict the above):\n{client_instructions.strip()}"
+        )
     return "\n\n".join(parts)

@@ -20,9 +20,20 @@ from starlette.routing import Route
 from mcp_tools.connectors import tool_connector
 from server.conversations.chat import Chat, ToolConnector
 from server.conversations.provider import open_agent
-from server.http import conversations, events, health, notifications, oauth, tasks, users
+from server.http import (
+    calendar,
+    conversations,
+    events,
+    health,
+    notifications,
+    oauth,
+    openai,
+    tasks,
+    users,
+)
 from server.http.deps import AppState
 from server.http.errors import BodyLimit, install_error_handlers
+from server.http.throttle import FeedThrottle
 from server.observability import ObservabilityMiddleware
 from server.runtime import Runtime
 from server.web import views as web_views
@@ -57,7 +68,13 @@ def create_app(runtime: Runtime, *, tools: ToolConnector | None = None) -> FastA
             agent = await stack.enter_async_context(open_agent(settings))
             chat = Chat(conversations=services.conversations, agent=agent, connect_tools=tools)
             logger.info("todo-agent ready")
-            yield AppState(services=services, bus=runtime.bus, live=runtime.live, chat=chat)
+            yield AppState(
+                services=services,
+                bus=runtime.bus,
+                live=runtime.live,
+                chat=chat,
+                feed_throttle=FeedThrottle(),
+            )
             logger.info("todo-agent shutting down")
 
     app = FastAPI(title="todo-agent", version="0.1.0", lifespan=lifespan)
@@ -70,6 +87,8 @@ def create_app(runtime: Runtime, *, tools: ToolConnector | None = None) -> FastA
         notifications,
         events,
         oauth,
+        calendar,
+        openai,
         web_views,
     ):
         app.include_router(module.router)

@@ -5,6 +5,7 @@ TodoError
 ├── ValidationFailed  (422)  a field breaks a rule; carries `field` and `rule`
 ├── Conflict          (409)  the request contradicts the stored state
 ├── Unauthorized      (401)  no or bad credentials
+├── Throttled         (429)  too many requests; carries `retry_after` (seconds)
 └── Unavailable       (503)  a dependency (database, bus, provider) is down
 """
 
@@ -51,6 +52,15 @@ class Unauthorized(TodoError):
 class TooLarge(TodoError):
     code = "too_large"
     status = 413
+
+
+class Throttled(TodoError):
+    code = "rate_limited"
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, details={"retry_after": retry_after})
+        self.retry_after = retry_after
 
 
 class Unavailable(TodoError):

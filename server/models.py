@@ -2,18 +2,19 @@
 
 from sqlmodel import SQLModel
 
-from server.conversations.models import Conversation, Message
+from server.conversations.models import Conversation, ConversationFingerprint, Message
 from server.events.models import DeadLetter, OutboxEvent, ProcessedEvent
 from server.notifications.models import Notification
 from server.oauth.models import OAuthClient, OAuthCode, OAuthGrant, OAuthToken
 from server.tasks.models import Task, TaskAlert
-from server.users.models import ApiToken, User
+from server.users.models import ApiToken, User, UserSetting
 
 metadata = SQLModel.metadata
 
 __all__ = [
     "ApiToken",
     "Conversation",
+    "ConversationFingerprint",
     "DeadLetter",
     "Message",
     "Notification",
@@ -26,5 +27,6 @@ __all__ = [
     "Task",
     "TaskAlert",
     "User",
+    "UserSetting",
     "metadata",
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from server.calendar.service import CalendarService
 from server.config import Settings
 from server.conversations.service import ConversationService
 from server.db import Database
@@ -37,6 +38,7 @@ class Services:
     notifications: NotificationService
     conversations: ConversationService
     oauth: OAuthService
+    calendar: CalendarService
 
 
 def build_services(
@@ -51,13 +53,14 @@ def build_services(
     metrics = Metrics()
     alerts = AlertPolicy.from_settings(settings)
     jwt_secret = settings.auth_jwt_secret.get_secret_value() if settings.auth_jwt_secret else None
+    tasks = TaskService(db=db, topics=topics, alerts=alerts, metrics=metrics)
     return Services(
         settings=settings,
         db=db,
         topics=topics,
         metrics=metrics,
         users=UserService(db=db, jwt_secret=jwt_secret),
-        tasks=TaskService(db=db, topics=topics, alerts=alerts, metrics=metrics),
+        tasks=tasks,
         deadlines=DeadlineService(db=db, topics=topics, policy=alerts),
         notifications=NotificationService(db=db, topics=topics),
         conversations=ConversationService(db=db, history_chars=settings.agent_history_chars),
@@ -67,4 +70,5 @@ def build_services(
             access_token_minutes=settings.oauth_access_token_minutes,
             documents=oauth_documents,
         ),
+        calendar=CalendarService(db=db, tasks=tasks),
     )

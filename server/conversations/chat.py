@@ -11,12 +11,20 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, aclosing
 from typing import Any, Protocol
 
 import anyio
 
-from agent.events import AgentEvent, AssistantTurn, Failed, TextDelta, ToolCall, ToolResult
+from agent.events import (
+    AgentEvent,
+    AssistantTurn,
+    Failed,
+    TextDelta,
+    ToolCall,
+    ToolResult,
+    Usage,
+)
 from agent.llm import HOW_TO_CONFIGURE
 from agent.loop import Agent
 from agent.mcp_client import Toolbox, ToolServerUnreachable
@@ -33,6 +41,9 @@ from server.users.models import User
 logger = logging.getLogger(__name__)
 
 TOOLS_UNREACHABLE = "Could not reach the task tools; your message is saved, try again shortly."
+
+# One event of a chat request: its name and data (see `Chat.events`).
+ChatEvent = tuple[str, dict[str, Any]]
 
 
 class ToolConnector(Protocol):
@@ -55,8 +66,23 @@ class Chat:
         self.agent = agent
         self.connect_tools = connect_tools
 
+    @property
+    def has_model(self) -> bool:
+        return self.agent is not None
+
     async def stream(self, *, user: User, token: str, turn: Turn) -> AsyncIterator[bytes]:
-        """The SSE body of one request; cancelling it cancels the agent's work."""
+        """The SSE body of one `/api/chat` request; cancelling it cancels the agent's work."""
+        async with aclosing(self.events(user=user, token=token, turn=turn)) as batches:
+            async for batch in batches:
+                yield b"".join(sse(name, data) for name, data in batch)
+
+    async def events(
+        self, *, user: User, token: str, turn: Turn, usage: bool = False
+    ) -> AsyncIterator[list[ChatEvent]]:
+        """One request's events, in batches: `conversation` first, then `delta`, `tool_call`,
+        `tool_result` (and `usage` when asked for), then `done` or `error`. Each encoder
+        (the SSE of `/api/chat`, the `/v1` façade's chunks) writes a batch in one go.
+        Closing or cancelling it cancels the agent's work."""
         saving = asyncio.create_task(self._store_message(turn))
         # Logged when it fails, whether or not a client still waits for it.
         saving.add_done_callback(_log_if_not_stored)
@@ -68,22 +94,21 @@ class Chat:
             # first delta: the store's thread competes with the request for the interpreter.)
             await asyncio.wait([saving])
             if not succeeded(saving):
-                yield sse("error", {"message": NOT_STORED})
+                yield [("error", {"message": NOT_STORED})]
                 return
             conversation_id = saving.result()
 
-        queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        queue: asyncio.Queue[ChatEvent | None] = asyncio.Queue()
 
         def emit(event: str, data: dict[str, Any]) -> None:
-            queue.put_nowait(sse(event, data))
+            queue.put_nowait((event, data))
 
-        task = asyncio.create_task(
-            self._respond(user, token, turn, Recorder(self.conversations, saving), emit)
-        )
+        recorder = Recorder(self.conversations, saving)
+        task = asyncio.create_task(self._respond(user, token, turn, recorder, emit, usage))
         task.add_done_callback(lambda _: queue.put_nowait(None))
         try:
             await asyncio.sleep(0)  # the agent's request to the model goes out first
-            yield sse("conversation", {"conversation_id": conversation_id})
+            yield [("conversation", {"conversation_id": conversation_id})]
             ended = False
             while not ended:
                 # Events that piled up while the client was being written to (the model
@@ -92,8 +117,8 @@ class Chat:
                 while not queue.empty():
                     events.append(queue.get_nowait())
                 ended = events[-1] is None  # the end mark is always last
-                if body := b"".join(event for event in events if event is not None):
-                    yield body
+                if batch := [event for event in events if event is not None]:
+                    yield batch
         finally:
             task.cancel()
             # Wait for the agent to store what it produced, even while being cancelled.
@@ -111,7 +136,7 @@ class Chat:
         return await self.conversations.save_user_message(turn=turn)
 
     async def _respond(
-        self, user: User, token: str, turn: Turn, recorder: Recorder, emit: Emit
+        self, user: User, token: str, turn: Turn, recorder: Recorder, emit: Emit, usage: bool
     ) -> None:
         saving = recorder.saving
         try:
@@ -124,13 +149,14 @@ class Chat:
                     timezone=user.timezone,
                     user_name=user.name,
                     server_instructions=tools.instructions,
+                    client_instructions=turn.instructions,
                 )
                 messages = [
                     system_message(prompt),
                     *to_model_messages(turn.history),
                     user_message(turn.text),
                 ]
-                async for event in self.agent.run(messages, tools):
+                async for event in self.agent.run(messages, tools, usage=usage):
                     if not await self._handle(event, recorder, emit):
                         return
             await recorder.finish(emit, "done", {"message_id": recorder.last_assistant_id})
@@ -171,9 +197,15 @@ class Chat:
         elif isinstance(event, ToolResult):
             await recorder.tool_result(event)
             emit("tool_result", _tool_result_data(event))
+        elif isinstance(event, Usage):
+            tokens = {"prompt_tokens": event.prompt_tokens}
+            emit("usage", tokens | {"completion_tokens": event.completion_tokens})
         elif isinstance(event, Failed):
             await recorder.unfinished()
-            await recorder.finish(emit, "error", {"message": event.message})
+            error: dict[str, Any] = {"message": event.message}
+            if event.status is not None:
+                error["status"] = event.status  # the provider's, e.g. 429 when it throttles
+            await recorder.finish(emit, "error", error)
             return False
         return True
 

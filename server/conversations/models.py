@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from server.db import UTCDateTime, utcnow
@@ -36,6 +36,22 @@ class Message(SQLModel, table=True):
     tool_call_id: str | None = Field(default=None, max_length=128)
     name: str | None = Field(default=None, max_length=128)
     is_error: bool = False
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ConversationFingerprint(SQLModel, table=True):
+    """A transcript a chat app will send back through the `/v1` façade (see
+    server/conversations/facade.py): its fingerprint, and the conversation it continues."""
+
+    __tablename__ = "conversation_fingerprints"
+    __table_args__ = (
+        UniqueConstraint("user_id", "fingerprint", name="uq_conversation_fingerprints"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id")
+    conversation_id: int = Field(foreign_key="conversations.id", index=True)
+    fingerprint: str = Field(max_length=64)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 

@@ -7,13 +7,15 @@ plain function of a sync connection, run by `Database.run` in one hop.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
-from server.conversations.models import Conversation, Message
+from server.conversations.history import HistoryMessage
+from server.conversations.models import Conversation, ConversationFingerprint, Message
 from server.db import check_id, utcnow
 from server.errors import NotFound
 from server.users.models import User
@@ -23,6 +25,7 @@ HISTORY_ROWS_MAX = 400
 
 CONVERSATIONS = Conversation.__table__
 MESSAGES = Message.__table__
+FINGERPRINTS = ConversationFingerprint.__table__
 OWNED = select(CONVERSATIONS.c.id).where(
     CONVERSATIONS.c.id == bindparam("id"), CONVERSATIONS.c.user_id == bindparam("user_id")
 )
@@ -43,6 +46,24 @@ TOUCH = (
     update(CONVERSATIONS)
     .where(CONVERSATIONS.c.id == bindparam("conversation"))
     .values(updated_at=bindparam("now"))
+)
+FIND_FINGERPRINT = select(FINGERPRINTS.c.conversation_id).where(
+    FINGERPRINTS.c.user_id == bindparam("owner"),
+    FINGERPRINTS.c.fingerprint == bindparam("key"),
+)
+MOVE_FINGERPRINT = (
+    update(FINGERPRINTS)
+    .where(
+        FINGERPRINTS.c.user_id == bindparam("owner"),
+        FINGERPRINTS.c.fingerprint == bindparam("key"),
+    )
+    .values(conversation_id=bindparam("conversation"), created_at=bindparam("now"))
+)
+NEW_FINGERPRINT = insert(FINGERPRINTS).values(
+    user_id=bindparam("owner"),
+    fingerprint=bindparam("key"),
+    conversation_id=bindparam("conversation"),
+    created_at=bindparam("now"),
 )
 
 
@@ -79,14 +100,24 @@ def recent_history(user_id: int, conversation_id: int, conn: Connection) -> list
 
 
 def save_user_message(
-    user: User, conversation_id: int | None, text: str, title: str, conn: Connection
+    user: User,
+    conversation_id: int | None,
+    text: str,
+    title: str,
+    conn: Connection,
+    *,
+    earlier: Sequence[HistoryMessage] = (),
 ) -> int:
-    """Store a user's message, creating its conversation (titled `title`) when new; the
+    """Store a user's message, creating its conversation (titled `title`) when new, with the
+    `earlier` messages before it (a chat app's history this server has not stored); the
     conversation's id."""
     now = utcnow()
     if conversation_id is None:
         values = {"user_id": user.id, "title": title, "now": now}
         conversation_id = conn.execute(NEW_CONVERSATION, values).scalar_one()
+        for message in earlier:
+            said = NewMessage(role=message.role, content=message.content)
+            _insert_message(conn, conversation_id, said, now)
     else:
         conn.execute(TOUCH, {"conversation": conversation_id, "now": now})
     _insert_message(conn, conversation_id, NewMessage("user", text), now)
@@ -114,3 +145,23 @@ def _insert_message(
         "created_at": now,
     }
     return conn.execute(NEW_MESSAGE, values).scalar_one()
+
+
+def find_fingerprint(user_id: int, fingerprint: str, conn: Connection) -> int | None:
+    """The user's conversation a transcript with this fingerprint continues, if any."""
+    return conn.execute(FIND_FINGERPRINT, {"owner": user_id, "key": fingerprint}).scalar()
+
+
+def remember_fingerprint(
+    user_id: int, conversation_id: int, fingerprint: str, conn: Connection
+) -> None:
+    """Remember that a transcript with this fingerprint continues `conversation_id` (the
+    newest conversation wins when two chats reach the same transcript)."""
+    params = {
+        "owner": user_id,
+        "key": fingerprint,
+        "conversation": conversation_id,
+        "now": utcnow(),
+    }
+    if conn.execute(MOVE_FINGERPRINT, params).rowcount == 0:
+        conn.execute(NEW_FINGERPRINT, params)

@@ -14,6 +14,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.conversations import queries
+from server.conversations.facade import Transcript, earlier_fingerprint
 from server.conversations.history import Asking, HistoryMessage, bound_history
 from server.conversations.models import (
     Conversation,
@@ -47,12 +48,23 @@ class Turn:
     user: User
     conversation_id: int | None  # None: a new conversation, created with the message
     text: str
-    history: list[HistoryMessage]  # the earlier messages that fit the budget, oldest first
+    # The earlier messages that fit the budget, oldest first: stored ones when continuing a
+    # conversation; a chat app's own history (`/v1`), stored with a new conversation.
+    history: list[HistoryMessage]
+    instructions: str | None = None  # a chat app's system messages (`/v1`)
 
 
 def _title(text: str) -> str:
     line = text.strip().splitlines()[0].strip() if text.strip() else ""
     return line if len(line) <= TITLE_MAX else line[: TITLE_MAX - 1].rstrip() + "…"
+
+
+def _check_message(field: str, text: str) -> None:
+    if not text.strip():
+        raise ValidationFailed(field, "must not be empty")
+    if len(text) > MESSAGE_MAX:
+        raise ValidationFailed(field, f"at most {MESSAGE_MAX} characters")
+    no_nul(field, text)
 
 
 def to_message_public(message: Message) -> MessagePublic:
@@ -90,21 +102,51 @@ class ConversationService:
     async def begin_turn(self, *, user: User, conversation_id: int | None, text: str) -> Turn:
         """Check a chat request and read the history it continues; nothing is written yet,
         so the model call need not wait for a write."""
-        if not text.strip():
-            raise ValidationFailed("message", "must not be empty")
-        if len(text) > MESSAGE_MAX:
-            raise ValidationFailed("message", f"at most {MESSAGE_MAX} characters")
-        no_nul("message", text)
+        _check_message("message", text)
         if conversation_id is None:
             return Turn(user=user, conversation_id=None, text=text, history=[])
         rows = await self.db.run(partial(queries.recent_history, user.id, conversation_id))
         history = bound_history([*rows, Asking(text)], self.history_chars)[:-1]
         return Turn(user=user, conversation_id=conversation_id, text=text, history=history)
 
+    async def begin_client_turn(self, *, user: User, transcript: Transcript) -> Turn:
+        """A chat app's request (`/v1`): the model is given the client's own history; the
+        stored conversation it continues is the one its earlier messages were remembered
+        for (see `remember_answer`), else a new one is stored with that history."""
+        _check_message(transcript.text_field, transcript.text)
+        if transcript.instructions and len(transcript.instructions) > MESSAGE_MAX:
+            raise ValidationFailed("messages", f"system messages: at most {MESSAGE_MAX} characters")
+        conversation_id = None
+        if transcript.earlier:
+            work = partial(queries.find_fingerprint, user.id, earlier_fingerprint(transcript))
+            conversation_id = await self.db.run(work)
+        asking = [*transcript.earlier, Asking(transcript.text)]
+        return Turn(
+            user=user,
+            conversation_id=conversation_id,
+            text=transcript.text,
+            history=bound_history(asking, self.history_chars)[:-1],
+            instructions=transcript.instructions,
+        )
+
+    async def remember_answer(self, *, user: User, conversation_id: int, fingerprint: str) -> None:
+        """Remember that the chat whose transcript has `fingerprint` continues
+        `conversation_id` (server/conversations/facade.py)."""
+        work = partial(queries.remember_fingerprint, user.id, conversation_id, fingerprint)
+        await self.db.run(work, write=True)
+
     async def save_user_message(self, *, turn: Turn) -> int:
-        """Store the turn's message, creating its conversation if new; the conversation id."""
+        """Store the turn's message, creating its conversation if new (with the history a
+        chat app sent); the conversation id."""
+        earlier = turn.history if turn.conversation_id is None else ()
+        first = next((m.content for m in earlier if m.role == "user" and m.content), turn.text)
         work = partial(
-            queries.save_user_message, turn.user, turn.conversation_id, turn.text, _title(turn.text)
+            queries.save_user_message,
+            turn.user,
+            turn.conversation_id,
+            turn.text,
+            _title(first),
+            earlier=earlier,
         )
         return await self.db.run(work, write=True)
 

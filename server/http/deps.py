@@ -11,6 +11,7 @@ from server.conversations.chat import Chat
 from server.errors import Unauthorized
 from server.events.bus import EventBus
 from server.events.live import LiveHub
+from server.http.throttle import FeedThrottle
 from server.services import Services
 from server.users.models import User
 
@@ -23,6 +24,7 @@ class AppState(TypedDict):
     bus: EventBus
     live: LiveHub
     chat: Chat
+    feed_throttle: FeedThrottle
 
 
 # async: FastAPI runs a plain `def` dependency on a worker thread, a hop per request.
@@ -42,10 +44,15 @@ async def get_chat(request: Request) -> Chat:
     return request.state.chat
 
 
+async def get_feed_throttle(request: Request) -> FeedThrottle:
+    return request.state.feed_throttle
+
+
 ServicesDep = Annotated[Services, Depends(get_services)]
 BusDep = Annotated[EventBus, Depends(get_bus)]
 LiveDep = Annotated[LiveHub, Depends(get_live)]
 ChatDep = Annotated[Chat, Depends(get_chat)]
+FeedThrottleDep = Annotated[FeedThrottle, Depends(get_feed_throttle)]
 
 
 def bearer_token(request: Request) -> str:

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from server.errors import TodoError, TooLarge, Unauthorized, Unavailable
+from server.errors import Throttled, TodoError, TooLarge, Unauthorized, Unavailable
 from server.validation import describe
 
 logger = logging.getLogger(__name__)
@@ -46,6 +46,8 @@ async def _todo_error(_: Request, exc: TodoError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"}
     elif isinstance(exc, Unavailable):
         headers = {"Retry-After": "5"}
+    elif isinstance(exc, Throttled):
+        headers = {"Retry-After": str(exc.retry_after)}
     return error_response(exc.status, exc.code, exc.message, exc.details, headers)
 
 

@@ -2,6 +2,7 @@
 // localStorage), sign-out, the live events stream, and the narrow-screen layout.
 
 import * as api from "./api.js";
+import { initCalendar, resetCalendar } from "./calendar.js";
 import { initChat, loadConversations, resetChat } from "./chat.js";
 import {
   initNotifications,
@@ -82,6 +83,7 @@ function signOut(message) {
   resetTasks();
   resetNotifications();
   resetApps();
+  resetCalendar();
   showSignIn(message);
 }
 
@@ -179,6 +181,7 @@ function main() {
   initTasks();
   initNotifications();
   initApps();
+  initCalendar();
 
   $("#signin-form").addEventListener("submit", (event) => {
     event.preventDefault();

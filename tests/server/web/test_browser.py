@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -181,3 +182,29 @@ async def test_narrow_screen_switches_between_chat_and_tasks(browser, server):
         await page.get_by_role("button", name="Tasks", exact=True).click()
         await expect(page.get_by_label("New task")).to_be_visible()
         await expect(page.get_by_label("Message", exact=True)).to_be_hidden()
+
+
+async def test_the_calendar_address_is_shown_and_a_new_one_ends_the_old(page, server):
+    async with httpx.AsyncClient(headers=server.headers) as http:
+        await http.post(
+            f"{server.base_url}/api/tasks", json={"title": "Dentist", "due": "2027-03-01T10:00"}
+        )
+    await sign_in_from_printed_url(page, server)
+
+    await page.locator("#calendar summary").click()
+    address = page.get_by_label("Calendar feed address")
+    feed_url = re.compile(rf"^{re.escape(server.base_url)}/ical/cal_[\w-]+\.ics$")
+    await expect(address).to_have_value(feed_url, timeout=LIVE_WAIT_MS)
+    old = await address.input_value()
+    webcal = page.get_by_role("link", name="Open in a calendar app")
+    await expect(webcal).to_have_attribute("href", old.replace("http://", "webcal://", 1))
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    await page.get_by_role("button", name="New address").click()
+    await expect(address).not_to_have_value(old)
+    new = await address.input_value()
+
+    async with httpx.AsyncClient() as http:  # as a calendar app: no Authorization header
+        assert (await http.get(old)).status_code == 404
+        feed = await http.get(new)
+    assert feed.status_code == 200 and "SUMMARY:Dentist" in feed.text

@@ -1,0 +1,1 @@
+"""The calendar feed: a user's open dated tasks as an iCalendar (RFC 5545) feed."""
