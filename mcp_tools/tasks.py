@@ -186,6 +186,8 @@ async def complete_task(
     text = f"Completed {task_line(done.task, user.timezone)}"
     if done.next_occurrence:
         text += f"\nNext occurrence: {task_line(done.next_occurrence, user.timezone)}"
+    elif done.recurrence_note:
+        text += f"\n{done.recurrence_note}"
     return result(done, text)
 
 

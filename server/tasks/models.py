@@ -263,10 +263,12 @@ class TaskPage(BaseModel):
 
 
 class CompletionPublic(BaseModel):
-    """A completed task and, for a recurring one, its next occurrence."""
+    """A completed task and, for a recurring one, its next occurrence (or why there is none:
+    the series ended, or its rule cannot be expanded any further)."""
 
     task: TaskPublic
     next_occurrence: TaskPublic | None
+    recurrence_note: str | None = None
 
 
 class TaskAlert(SQLModel, table=True):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,12 +32,25 @@ from server.tasks.models import (
     TaskQuery,
     TaskUpdate,
 )
-from server.tasks.recurrence import following_rule, next_occurrence, normalize_rule
+from server.tasks.recurrence import (
+    check_schedule,
+    following_rule,
+    next_occurrence,
+    normalize_rule,
+)
 from server.tasks.rules import PRIORITY_RANK, clean_title, normalize_tags, tags_key
 from server.users.models import User
 from server.validation import no_nul
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Next:
+    """A completed task's next occurrence, or why there is none (`note`)."""
+
+    task: Task | None
+    note: str | None = None
 
 
 def to_public(task: Task) -> TaskPublic:
@@ -103,7 +117,7 @@ class TaskService:
         async with self.db.transaction() as session:
             task = await self._owned(session, user, task_id, include_deleted=False)
             if task.completed:
-                return self._completion(task, await queries.following(session, task))
+                return self._completion(task, Next(await queries.following(session, task)))
             task.completed = True
             task.completed_at = utcnow()
             self._touch(session, task, "task.completed")
@@ -113,9 +127,11 @@ class TaskService:
         return self._completion(task, following)
 
     @staticmethod
-    def _completion(task: Task, following: Task | None) -> CompletionPublic:
+    def _completion(task: Task, following: Next) -> CompletionPublic:
         return CompletionPublic(
-            task=to_public(task), next_occurrence=following and to_public(following)
+            task=to_public(task),
+            next_occurrence=following.task and to_public(following.task),
+            recurrence_note=following.note,
         )
 
     async def reopen_task(self, *, user: User, task_id: int) -> TaskPublic:
@@ -161,7 +177,7 @@ class TaskService:
             )
         except NotFound:
             return None
-        following = await self._next_occurrence(session, task, user)
+        following = (await self._next_occurrence(session, task, user)).task
         return following and to_public(following)
 
     # -- reads ----------------------------------------------------------------
@@ -195,18 +211,24 @@ class TaskService:
             lock=True,
         )
 
-    async def _next_occurrence(self, session: AsyncSession, task: Task, user: User) -> Task | None:
-        """The occurrence after a completed recurring `task`, created once (unique key)."""
+    async def _next_occurrence(self, session: AsyncSession, task: Task, user: User) -> Next:
+        """The occurrence after a completed recurring `task`, created once (unique key); or
+        none, and why, when the series ended or its stored rule cannot be expanded (the task
+        is completed all the same)."""
         if not task.recurrence or not task.completed:
-            return None
+            return Next(None)
         existing = await queries.following(session, task)
         if existing is not None:
-            return existing
-        rule = following_rule(task.recurrence)
+            return Next(existing)
         base = task.due or task.completed_at or utcnow()
-        due = rule and next_occurrence(task.recurrence, base, user.timezone)
+        try:
+            rule = following_rule(task.recurrence)
+            due = rule and next_occurrence(task.recurrence, base, user.timezone)
+        except ValidationFailed as exc:
+            logger.warning("task %s completed without a next occurrence: %s", task.id, exc.rule)
+            return Next(None, f"No next occurrence: {exc.rule}")
         if due is None:
-            return None
+            return Next(None, "No next occurrence: the rule has no date after this one")
         following = Task(
             user_id=task.user_id,
             title=task.title,
@@ -227,7 +249,7 @@ class TaskService:
             session.add(following)
             await session.flush()
         self._emit(session, "task.created", following)
-        return following
+        return Next(following)
 
     def _apply(self, task: Task, data: TaskBase, user: User, *, fields: set[str]) -> None:
         """Validate and copy the given fields of `data` onto `task`."""
@@ -254,12 +276,9 @@ class TaskService:
                 task.due_sort = new_due or NO_DUE
                 task.last_alert = None  # a new due time re-arms every stage
         if task.recurrence and fields & {"recurrence", "due"}:
-            # Whether a rule ever matches can depend on where it starts: check from the due.
-            start = task.due or utcnow()
-            if next_occurrence(task.recurrence, start, user.timezone, inclusive=True) is None:
-                raise ValidationFailed(
-                    "recurrence", "matches no date from the task's due time on; check the rule"
-                )
+            # Whether a rule matches, and expands, can depend on where it starts: check from
+            # the due time.
+            check_schedule(task.recurrence, task.due or utcnow(), user.timezone)
         task.next_alert_at = self.alerts.next_alert_at(task)
 
     def _touch(self, session: AsyncSession, task: Task, event_type: str) -> None:

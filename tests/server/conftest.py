@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from server.app import create_app
-from server.runtime import open_runtime
+from server.runtime import Runtime, open_runtime
 from server.services import Services
 from tests.conftest import Account, make_account, make_settings
 from tests.utils.app import http_client
@@ -19,6 +19,7 @@ from tests.utils.app import http_client
 class SharedApi:
     client: httpx.AsyncClient
     services: Services
+    runtime: Runtime
 
     async def account(self, name: str, timezone: str = "UTC") -> Account:
         return await make_account(self.services, name, timezone)
@@ -38,4 +39,4 @@ async def shared_api(request, tmp_path_factory) -> AsyncIterator[SharedApi]:
         url = request.getfixturevalue("postgres").new_database_url()
     settings = make_settings(database_url=url, **getattr(request.module, "SHARED_API_SETTINGS", {}))
     async with open_runtime(settings) as runtime, http_client(create_app(runtime)) as client:
-        yield SharedApi(client=client, services=runtime.services)
+        yield SharedApi(client=client, services=runtime.services, runtime=runtime)
