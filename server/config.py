@@ -22,6 +22,7 @@ DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 # How PUBLIC_URL is written everywhere it appears (OAuth metadata compares issuers as strings):
 # lower-case host, no default port, no trailing slash.
 _ORIGIN = TypeAdapter(AnyHttpUrl, config=ConfigDict(url_preserve_empty_path=True))
+JWT_SECRET_MIN_BYTES = 32
 
 
 class Settings(BaseSettings):
@@ -63,6 +64,7 @@ class Settings(BaseSettings):
     # retention on Kafka (168 hours by default).
     event_retention_hours: int = Field(default=168, ge=1, le=24 * 365 * 10)
 
+    # HS256 with a short secret is guessable offline from one token: at least 32 bytes.
     auth_jwt_secret: SecretStr | None = None
     # The address clients reach this server at: OAuth metadata, the consent page and links
     # are built from it. Unset: `serve` uses http://HOST:PORT (see `with_public_url`).
@@ -116,6 +118,14 @@ class Settings(BaseSettings):
         except ValidationError:
             raise ValueError(rule) from None
         return origin.rstrip("/")
+    @field_validator("auth_jwt_secret")
+    @classmethod
+    def _jwt_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().encode()) < JWT_SECRET_MIN_BYTES:
+            raise ValueError(
+                f"must be at least {JWT_SECRET_MIN_BYTES} bytes (e.g. `openssl rand -hex 32`)"
+            )
+        return value
 
     @field_validator("log_level")
     @classmethod
@@ -132,6 +142,7 @@ class Settings(BaseSettings):
         "smtp_username",
         "agent_mcp_url",
         "public_url",
+        "auth_jwt_secret",
         mode="before",
     )
     @classmethod

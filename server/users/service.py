@@ -24,6 +24,9 @@ OAUTH_ACCESS_TOKEN_PREFIX = "tdoa_"
 # a revocation therefore reaches other processes within this many seconds.
 TOKEN_CACHE_SECONDS = 5.0
 TOKEN_CACHE_SIZE = 10_000
+# A JWT must say when it expires (`exp`); its clock may differ from ours by this much, for
+# `exp` and, when present, `nbf` and `iat`.
+JWT_LEEWAY_SECONDS = 30
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 EMAIL_PATTERN = re.compile(r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$")
 
@@ -160,7 +163,11 @@ class UserService:
     async def _authenticate_jwt(self, token: str) -> User:
         try:
             claims = jwt.decode(
-                token, self.jwt_secret, algorithms=["HS256"], options={"require": ["sub"]}
+                token,
+                self.jwt_secret,
+                algorithms=["HS256"],
+                leeway=JWT_LEEWAY_SECONDS,
+                options={"require": ["sub", "exp"]},
             )
         except jwt.PyJWTError as exc:
             raise Unauthorized(f"invalid JWT: {exc}") from None

@@ -66,6 +66,8 @@ def test_environment_and_dotenv_are_read(tmp_path, monkeypatch):
         ("PUBLIC_URL", "https://todo.example.com:99999"),
         ("OAUTH_ACCESS_TOKEN_MINUTES", "0"),
         ("OAUTH_ACCESS_TOKEN_MINUTES", "forever"),
+        ("AUTH_JWT_SECRET", "change-me"),
+        ("AUTH_JWT_SECRET", "x" * 31),
     ],
 )
 def test_bad_value_raises_a_config_error_naming_the_variable(monkeypatch, variable, value):
@@ -116,3 +118,18 @@ def test_public_url_is_kept_as_the_origin_clients_compare(monkeypatch, value, or
 )
 def test_public_url_defaults_to_the_address_serve_listens_on(host, port, origin):
     assert load_settings().with_public_url(host, port).public_origin == origin
+def test_a_short_jwt_secret_is_refused_without_being_shown(monkeypatch):
+    monkeypatch.setenv("AUTH_JWT_SECRET", "hunter2-hunter2")
+
+    with pytest.raises(ConfigError) as failed:
+        load_settings()
+
+    assert str(failed.value).startswith("AUTH_JWT_SECRET: ")
+    assert "32 bytes" in str(failed.value)
+    assert "hunter2" not in str(failed.value)
+
+
+def test_a_jwt_secret_of_32_bytes_or_more_is_accepted(monkeypatch):
+    monkeypatch.setenv("AUTH_JWT_SECRET", "é" * 16)  # 16 characters, 32 bytes
+
+    assert load_settings().auth_jwt_secret.get_secret_value() == "é" * 16

@@ -58,6 +58,7 @@ BAD_USAGE = {
     "too-short prefix": (["token", "revoke", "tda_ab"], {}, "first 12 characters"),
     "port out of range": (["serve", "--port", "70000"], {}, "--port"),
     "bad DATABASE_URL": (["user", "add", "ann"], {"DATABASE_URL": "mysql://db/x"}, "DATABASE_URL"),
+    "short AUTH_JWT_SECRET": (["serve"], {"AUTH_JWT_SECRET": "change-me"}, "AUTH_JWT_SECRET"),
     "bad DATABASE_URL port": (
         ["user", "add", "ann"],
         {"DATABASE_URL": "postgresql+asyncpg://me@db:not-a-port/todo"},

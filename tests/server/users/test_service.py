@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import jwt
 import pytest
 from sqlalchemy import select
@@ -37,6 +39,14 @@ def signed(claims: dict, secret: str = SECRET, algorithm: str = "HS256") -> str:
     return jwt.encode(claims, secret, algorithm=algorithm)
 
 
+def fresh(claims: dict, **kwargs) -> str:
+    """A JWT that expires in an hour (a valid one, unless the other claims spoil it)."""
+    return signed({"exp": int(time.time()) + 3600, **claims}, **kwargs)
+
+
+NOW = int(time.time())
+
+
 def assert_unauthorized(response) -> None:
     assert_error(response, 401)
     assert response.headers["www-authenticate"] == "Bearer"
@@ -59,11 +69,21 @@ async def test_request_without_a_token_is_unauthorized(shared_api, method, path)
         pytest.param("Basic YWxpY2U6c2VjcmV0", id="basic auth"),
         pytest.param("tda_no-scheme", id="no scheme"),
         pytest.param("Bearer not.a.jwt", id="malformed JWT"),
-        pytest.param("Bearer " + signed({"sub": "mallory"}, secret="x" * 32), id="bad signature"),
+        pytest.param("Bearer " + fresh({"sub": "mallory"}, secret="x" * 32), id="bad signature"),
         pytest.param("Bearer " + signed({"sub": "mallory", "exp": 1}), id="expired JWT"),
-        pytest.param("Bearer " + signed({"name": "mallory"}), id="JWT without sub"),
-        pytest.param("Bearer " + signed({"sub": "has spaces"}), id="JWT sub not a user name"),
-        pytest.param("Bearer " + signed({"sub": "mallory"}, algorithm="HS512"), id="JWT HS512"),
+        pytest.param("Bearer " + signed({"sub": "mallory"}), id="JWT without exp"),
+        pytest.param(
+            "Bearer " + fresh({"sub": "mallory", "nbf": NOW + 600}), id="JWT not valid yet (nbf)"
+        ),
+        pytest.param(
+            "Bearer " + fresh({"sub": "mallory", "iat": NOW + 600}), id="JWT issued later (iat)"
+        ),
+        pytest.param(
+            "Bearer " + fresh({"sub": "mallory", "iat": "today"}), id="JWT iat not a time"
+        ),
+        pytest.param("Bearer " + fresh({"name": "mallory"}), id="JWT without sub"),
+        pytest.param("Bearer " + fresh({"sub": "has spaces"}), id="JWT sub not a user name"),
+        pytest.param("Bearer " + fresh({"sub": "mallory"}, algorithm="HS512"), id="JWT HS512"),
         pytest.param(
             "Bearer " + jwt.encode({"sub": "mallory"}, None, algorithm="none"), id="unsigned JWT"
         ),
@@ -140,7 +160,7 @@ async def test_tokens_are_stored_only_as_hashes(shared_api):
 
 
 async def test_jwt_user_is_created_on_first_use_and_reused(shared_api):
-    headers = {"Authorization": "Bearer " + signed({"sub": "sso-jane", "email": "jane@x.io"})}
+    headers = {"Authorization": "Bearer " + fresh({"sub": "sso-jane", "email": "jane@x.io"})}
 
     first = await shared_api.client.get("/api/me", headers=headers)
     created = await shared_api.client.post("/api/tasks", json={"title": "SSO"}, headers=headers)
@@ -156,7 +176,7 @@ async def test_jwt_user_is_created_on_first_use_and_reused(shared_api):
     [("sso-number", 5), ("sso-list", ["a@x.io"]), ("sso-nul", "a\x00@x.io")],
 )
 async def test_jwt_with_an_unusable_email_claim_still_signs_in(shared_api, name, email):
-    token = signed({"sub": name, "email": email})
+    token = fresh({"sub": name, "email": email})
 
     response = await shared_api.client.get("/api/me", headers={"Authorization": f"Bearer {token}"})
 
@@ -164,8 +184,18 @@ async def test_jwt_with_an_unusable_email_claim_still_signs_in(shared_api, name,
     assert (response.json()["name"], response.json()["email"]) == (name, None)
 
 
+async def test_a_jwt_within_the_clock_leeway_still_signs_in(shared_api):
+    # Expired 10 s ago, valid from 10 s on, issued 10 s ahead: clocks differ that much.
+    claims = {"sub": "sso-skewed", "exp": int(time.time()) - 10}
+    token = signed(claims | {"nbf": int(time.time()) + 10, "iat": int(time.time()) + 10})
+
+    response = await shared_api.client.get("/api/me", headers={"Authorization": f"Bearer {token}"})
+
+    assert response.status_code == 200, response.text
+
+
 async def test_jwt_is_refused_when_no_secret_is_configured(client):
-    token = signed({"sub": "sso-jane"})
+    token = fresh({"sub": "sso-jane"})
 
     response = await client.get("/api/me", headers={"Authorization": f"Bearer {token}"})
 
