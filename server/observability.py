@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import re
 import sys
 import time
 import uuid
-from typing import Any
+from typing import IO, Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -16,6 +17,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 KNOWN_METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+# A client's X-Request-ID is kept only when it cannot forge a log line or a header: short,
+# and letters, digits and . _ : - only. Anything else gets a fresh id.
+SAFE_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,64}")
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
+
+
+def choose_request_id(given: bytes | None) -> str:
+    """The client's request id when it is safe to repeat, else a fresh one."""
+    if given and SAFE_REQUEST_ID.fullmatch(given):
+        return given.decode("ascii")
+    return uuid.uuid4().hex[:16]
 
 
 class Metrics:
@@ -56,7 +68,7 @@ class ObservabilityMiddleware:
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
-        rid = headers.get(b"x-request-id", b"").decode("latin-1")[:64] or uuid.uuid4().hex[:16]
+        rid = choose_request_id(headers.get(b"x-request-id"))
         token = request_id.set(rid)
         status = 500
         start = time.perf_counter()
@@ -89,15 +101,18 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+def log_handler(stream: IO[str]) -> logging.Handler:
+    """A handler writing the service's log lines, each with its request id, to `stream`."""
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RequestIdFilter())
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    return handler
+
+
 def configure_logging(level: str = "INFO") -> None:
     """Log to stderr (stdout belongs to the MCP protocol on stdio), with request ids."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(RequestIdFilter())
-    handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
-    )
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [log_handler(sys.stderr)]
     root.setLevel(level)
     for noisy in ("aiokafka", "alembic", "httpx", "httpx2", "mcp", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
