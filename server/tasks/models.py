@@ -107,8 +107,9 @@ IdempotencyKey = Annotated[
     str | None,
     Rule(
         max_length=200,
-        description="Optional unique key; repeating a call with the same key returns the task it "
-        "first created instead of adding a duplicate.",
+        description="Optional unique key; repeating a call with the same key and arguments "
+        "returns the task it first created instead of adding a duplicate (other arguments with "
+        "a used key are refused).",
     ),
 ]
 StatusName = Annotated[
@@ -225,6 +226,8 @@ class Task(SQLModel, table=True):
     # The occurrence this one follows; unique, so a completion yields one next occurrence.
     occurrence_of: int | None = Field(default=None, unique=True)
     idempotency_key: str | None = Field(default=None, max_length=200)
+    # SHA-256 of the request that used the key (server/tasks/idempotency.py).
+    idempotency_fingerprint: str | None = Field(default=None, max_length=64)
     next_alert_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_alert: str | None = Field(default=None, max_length=16)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -20,6 +20,7 @@ from server.observability import Metrics
 from server.tasks import queries
 from server.tasks.alerts import AlertPolicy
 from server.tasks.dates import resolve_due
+from server.tasks.idempotency import InFlight, check_key, fingerprint, replayed
 from server.tasks.listing import list_page
 from server.tasks.models import (
     NO_DUE,
@@ -67,37 +68,44 @@ class TaskService:
         self.topics = topics
         self.alerts = alerts
         self.metrics = metrics
+        self._in_flight = InFlight()
 
     # -- writes ---------------------------------------------------------------
 
     async def create_task(
         self, *, user: User, data: TaskCreate, idempotency_key: str | None = None
     ) -> TaskPublic:
-        """Create a task; a repeated `idempotency_key` returns the task it first created."""
-        if idempotency_key is not None:
-            if not 1 <= len(idempotency_key) <= 200:
-                raise ValidationFailed("idempotency_key", "1-200 characters")
-            no_nul("idempotency_key", idempotency_key)
+        """Create a task; a repeated `idempotency_key` returns the task it first created
+        (server/tasks/idempotency.py)."""
+        if idempotency_key is None:
+            return to_public(await self._create(user, data))
+        check_key(idempotency_key)
+        digest = fingerprint(data)
+        with self._in_flight.claim(user.id, idempotency_key):
             existing = await queries.by_idempotency_key(self.db, user.id, idempotency_key)
             if existing is not None:
-                return to_public(existing)
-        task = Task(user_id=user.id, title="", idempotency_key=idempotency_key)
+                return to_public(replayed(existing, digest))
+            try:
+                task = await self._create(user, data, key=idempotency_key, digest=digest)
+            except IntegrityError:  # created meanwhile by another process
+                existing = await queries.by_idempotency_key(self.db, user.id, idempotency_key)
+                if existing is None:
+                    raise
+                return to_public(replayed(existing, digest))
+        return to_public(task)
+
+    async def _create(
+        self, user: User, data: TaskCreate, *, key: str | None = None, digest: str | None = None
+    ) -> Task:
+        task = Task(user_id=user.id, title="", idempotency_key=key, idempotency_fingerprint=digest)
         self._apply(task, data, user, fields=data.model_fields_set | {"title"})
-        try:
-            async with self.db.transaction() as session:
-                session.add(task)
-                await session.flush()
-                self._emit(session, "task.created", task)
-        except IntegrityError:
-            if idempotency_key is None:
-                raise
-            existing = await queries.by_idempotency_key(self.db, user.id, idempotency_key)
-            if existing is None:
-                raise
-            return to_public(existing)
+        async with self.db.transaction() as session:
+            session.add(task)
+            await session.flush()
+            self._emit(session, "task.created", task)
         if self.metrics:
             self.metrics.tasks_created.inc()
-        return to_public(task)
+        return task
 
     async def update_task(self, *, user: User, task_id: int, data: TaskUpdate) -> TaskPublic:
         """Change the fields present in `data`; rescheduling re-arms alerts, keeps recurrence."""

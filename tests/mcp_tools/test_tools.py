@@ -65,6 +65,27 @@ async def test_bad_arguments_give_errors_naming_the_field(runtime, services, ali
         assert (await call(client, "list_tasks", status="all"))["tasks"] == []
 
 
+async def test_an_idempotency_key_names_one_request_across_tools_and_rest(
+    runtime, services, alice, client
+):
+    async with in_process_client(runtime.mcp, alice.user) as mcp:
+        first = await call(mcp, "add_task", title="Call mum", idempotency_key="k-9")
+        again = await call(mcp, "add_task", title="Call mum", idempotency_key="k-9")
+        other = await call_error(mcp, "add_task", title="Call dad", idempotency_key="k-9")
+    rest = await client.post(
+        "/api/tasks",
+        json={"title": "Call mum"},
+        headers={**alice.headers, "Idempotency-Key": "k-9"},
+    )
+
+    assert again == first and rest.json() == first
+    assert "idempotency_key: was already used for a different request" in other
+    assert (await services.tasks.list_tasks(user=alice.user, query=_all())).tasks[0].id == first[
+        "id"
+    ]
+    assert len((await services.tasks.list_tasks(user=alice.user, query=_all())).tasks) == 1
+
+
 async def test_other_users_tasks_are_not_found_through_any_tool(runtime, services, alice, bob):
     mcp = runtime.mcp
     async with in_process_client(mcp, alice.user) as client:

@@ -13,7 +13,7 @@ from sqlalchemy import insert, inspect, text
 
 from server.db import MIGRATIONS_DIR, Database
 from server.models import ApiToken, Task, User, metadata
-from server.tasks.models import Status, TaskQuery
+from server.tasks.models import Status, TaskCreate, TaskQuery
 from server.users.service import hash_token
 from tests.utils.app import services_on
 from tests.utils.factories import make_task
@@ -140,3 +140,26 @@ async def test_database_from_before_oauth_upgrades_in_place_and_apps_can_connect
         token = await mint_access_token(services, user)
         access = await services.oauth.grants.verify_access(token)
     assert access is not None and access.user.name == "olga"
+
+
+async def test_idempotency_keys_stored_before_fingerprints_still_replay(database_url):
+    # A database from before 0003: keyed tasks there have no fingerprint of their request.
+    db = Database(database_url)
+    async with db.write_engine.begin() as conn:
+        await conn.run_sync(lambda sync: command.upgrade(alembic_config(sync), "0006"))
+        await _insert_first_release_rows(conn)
+        await conn.execute(text("UPDATE tasks SET idempotency_key = 'legacy-1'"))
+    await db.dispose()
+    async with services_on(database_url) as services:  # opening it migrates
+        user = await services.users.authenticate("tda_first-release-token")
+        replay = await services.tasks.create_task(
+            user=user, data=TaskCreate(title="Renew licence"), idempotency_key="legacy-1"
+        )
+        fresh = await services.tasks.create_task(
+            user=user, data=TaskCreate(title="Renew passport"), idempotency_key="new-1"
+        )
+        again = await services.tasks.create_task(
+            user=user, data=TaskCreate(title="Renew passport"), idempotency_key="new-1"
+        )
+    assert replay.title == "Renew licence"
+    assert again == fresh

@@ -211,8 +211,10 @@ async def test_natural_language_due_is_resolved_in_the_users_timezone(services, 
 
 async def test_idempotency_key_replay_returns_the_first_task(client, alice, bob):
     headers = {**alice.headers, "Idempotency-Key": "order-42"}
-    first = await client.post("/api/tasks", json={"title": "Order paper"}, headers=headers)
-    replay = await client.post("/api/tasks", json={"title": "Order more paper"}, headers=headers)
+    body = {"title": "Order paper", "tags": ["office"]}
+    first = await client.post("/api/tasks", json=body, headers=headers)
+    # The same request again, its fields in another order: the same request.
+    replay = await client.post("/api/tasks", json=dict(reversed(body.items())), headers=headers)
 
     assert first.status_code == 201
     assert replay.status_code in (200, 201)
@@ -226,6 +228,20 @@ async def test_idempotency_key_replay_returns_the_first_task(client, alice, bob)
     )
     assert bobs.status_code == 201 and bobs.json()["id"] != first.json()["id"]
     assert await list_titles(client, bob.headers, status="all") == ["Bob's paper"]
+
+
+async def test_idempotency_key_with_another_body_is_refused(client, alice):
+    headers = {**alice.headers, "Idempotency-Key": "order-43"}
+    first = await client.post("/api/tasks", json={"title": "Order paper"}, headers=headers)
+
+    other = await client.post("/api/tasks", json={"title": "Order ink"}, headers=headers)
+
+    assert first.status_code == 201
+    assert_error(other, 422, "idempotency_key")
+    assert await list_titles(client, alice.headers, status="all") == ["Order paper"]
+    # The first request still replays.
+    again = await client.post("/api/tasks", json={"title": "Order paper"}, headers=headers)
+    assert again.json() == first.json()
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from server.errors import NotFound, ValidationFailed
+from server.errors import Conflict, NotFound, ValidationFailed
 from server.events.models import OutboxEvent
 from server.tasks.models import TaskCreate, TaskUpdate
+from tests.utils.app import services_on
 from tests.utils.factories import make_task, stored_task_count, titles
 
 
@@ -75,15 +76,33 @@ async def test_rule_without_further_dates_gives_no_next_occurrence(services, ali
     assert await titles(services, alice.user) == ["Task"]
 
 
-async def test_concurrent_creates_with_one_idempotency_key_make_one_task(services, alice):
-    async def create(title: str):
-        return await services.tasks.create_task(
-            user=alice.user, data=TaskCreate(title=title), idempotency_key="retry-7"
+async def test_a_repeat_while_the_first_request_runs_is_a_conflict_then_a_replay(services, alice):
+    def create():
+        return services.tasks.create_task(
+            user=alice.user, data=TaskCreate(title="Attempt"), idempotency_key="retry-7"
         )
 
-    created = await asyncio.gather(*(create(f"Attempt {n}") for n in range(5)))
+    results = await asyncio.gather(*(create() for _ in range(3)), return_exceptions=True)
+    again = await create()
 
-    assert len({task.id for task in created}) == 1
+    first, *repeats = results
+    assert all(isinstance(r, Conflict) for r in repeats), results
+    assert repeats[0].details["field"] == "idempotency_key"
+    assert again == first
+    assert await stored_task_count(services, alice.user) == 1
+
+
+async def test_one_idempotency_key_makes_one_task_across_processes(settings, services, alice):
+    async with services_on(settings.database_url) as other_process:
+
+        def create(process):
+            return process.tasks.create_task(
+                user=alice.user, data=TaskCreate(title="Attempt"), idempotency_key="retry-8"
+            )
+
+        created = await asyncio.gather(create(services), create(other_process))
+
+    assert created[0] == created[1]
     assert await stored_task_count(services, alice.user) == 1
 
 
