@@ -13,6 +13,7 @@ from mcp.server import MCPServer
 from mcp.server.auth.settings import AuthSettings
 
 from mcp_tools import notifications, tasks
+from mcp_tools.arguments import RejectUnknownArguments
 from mcp_tools.identity import BearerTokenVerifier
 from server.services import Services
 
@@ -57,4 +58,5 @@ def create_mcp_server(services: Services) -> MCPServer[Services]:
     )
     tasks.register(mcp)
     notifications.register(mcp)
+    mcp.middleware.append(RejectUnknownArguments(mcp))
     return mcp

@@ -65,6 +65,22 @@ async def test_bad_arguments_give_errors_naming_the_field(runtime, services, ali
         assert (await call(client, "list_tasks", status="all"))["tasks"] == []
 
 
+async def test_unknown_arguments_are_tool_errors_naming_them(runtime, services, alice, bob):
+    async with in_process_client(runtime.mcp, alice.user) as client:
+        extra_user = await call_error(client, "add_task", title="Mine", user_id=bob.user.id)
+        misspelt = await call_error(client, "update_task", task_id=1, titel="Typo")
+        two = await call_error(client, "list_tasks", owner="bob", all_users=True)
+        tasks = await call(client, "list_tasks", status="all")
+
+    assert extra_user.startswith("user_id: not an argument of add_task"), extra_user
+    assert "title" in extra_user  # it says which arguments there are
+    assert misspelt.startswith("titel: not an argument of update_task")
+    assert two.startswith("all_users, owner: not an argument of list_tasks")
+    assert tasks["tasks"] == []  # nothing was added, for alice or for bob
+    bobs = await services.tasks.list_tasks(user=bob.user, query=_all())
+    assert bobs.tasks == []
+
+
 async def test_an_idempotency_key_names_one_request_across_tools_and_rest(
     runtime, services, alice, client
 ):
