@@ -33,6 +33,7 @@ from server.http import (
 )
 from server.http.deps import AppState
 from server.http.errors import BodyLimit, install_error_handlers
+from server.http.origin import OriginGuard
 from server.http.throttle import FeedThrottle
 from server.observability import ObservabilityMiddleware
 from server.runtime import Runtime
@@ -50,8 +51,9 @@ def create_app(runtime: Runtime, *, tools: ToolConnector | None = None) -> FastA
     services = runtime.services
     tools = tools or tool_connector(settings, runtime.mcp)
     # Stateless, JSON responses: any replica answers any request, and a client keeps working
-    # across a server restart. DNS-rebinding protection is off on purpose: every request must
-    # carry a bearer token, which a rebinding page does not have.
+    # across a server restart. The SDK's DNS-rebinding protection (which pins the Host header)
+    # is off: OriginGuard checks a browser's Origin instead, and every request must carry a
+    # bearer token, which a rebinding page does not have.
     mcp_app = runtime.mcp.streamable_http_app(
         streamable_http_path="/mcp",
         stateless_http=True,
@@ -94,7 +96,8 @@ def create_app(runtime: Runtime, *, tools: ToolConnector | None = None) -> FastA
         app.include_router(module.router)
     app.router.routes.extend(oauth.routes)
     # The MCP sub-app routes its own path, so `/mcp` is served as is (no redirect to `/mcp/`).
-    app.router.routes.append(Route("/mcp", endpoint=mcp_app))
+    guarded = OriginGuard(mcp_app, allowed=settings.mcp_allowed_origin_set)
+    app.router.routes.append(Route("/mcp", endpoint=guarded))
     # No request of this API is anywhere near 1 MiB (a chat message is at most 20k characters).
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
     app.add_middleware(ObservabilityMiddleware, metrics=services.metrics)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -23,6 +24,9 @@ DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 # lower-case host, no default port, no trailing slash.
 _ORIGIN = TypeAdapter(AnyHttpUrl, config=ConfigDict(url_preserve_empty_path=True))
 JWT_SECRET_MIN_BYTES = 32
+ORIGIN = re.compile(
+    r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?/?|https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?/?"
+)
 
 
 class Settings(BaseSettings):
@@ -71,6 +75,10 @@ class Settings(BaseSettings):
     public_url: str | None = None
     # Minutes an OAuth access token is valid (fractions allowed, e.g. 0.5).
     oauth_access_token_minutes: float = Field(default=60.0, gt=0, le=24 * 60)
+
+    # Browser origins allowed on /mcp besides this server's own and localhost (comma-separated,
+    # e.g. "https://claude.ai,https://chatgpt.com"; "*" allows any).
+    mcp_allowed_origins: str = ""
 
     log_level: str = "INFO"
 
@@ -127,6 +135,17 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("mcp_allowed_origins")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        for origin in filter(None, (item.strip() for item in value.split(","))):
+            if origin != "*" and not ORIGIN.fullmatch(origin):
+                raise ValueError(
+                    f"{origin!r} is not an origin: give scheme://host[:port], "
+                    "e.g. https://claude.ai, separated by commas"
+                )
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _log_level(cls, value: str) -> str:
@@ -165,6 +184,12 @@ class Settings(BaseSettings):
         shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
         shown = f"[{shown}]" if ":" in shown else shown
         return self.model_copy(update={"public_url": f"http://{shown}:{port}"})
+
+    @property
+    def mcp_allowed_origin_set(self) -> frozenset[str]:
+        """MCP_ALLOWED_ORIGINS, and PUBLIC_URL's origin (this server's, behind a proxy)."""
+        listed = {o.strip() for o in self.mcp_allowed_origins.split(",") if o.strip()}
+        return frozenset(listed | ({self.public_url} if self.public_url else set()))
 
     @property
     def llm_configured(self) -> bool:

@@ -68,6 +68,8 @@ def test_environment_and_dotenv_are_read(tmp_path, monkeypatch):
         ("OAUTH_ACCESS_TOKEN_MINUTES", "forever"),
         ("AUTH_JWT_SECRET", "change-me"),
         ("AUTH_JWT_SECRET", "x" * 31),
+        ("MCP_ALLOWED_ORIGINS", "claude.ai"),
+        ("MCP_ALLOWED_ORIGINS", "https://claude.ai/mcp"),
     ],
 )
 def test_bad_value_raises_a_config_error_naming_the_variable(monkeypatch, variable, value):
