@@ -34,7 +34,7 @@ from server.http import (
 from server.http.deps import AppState
 from server.http.errors import BodyLimit, install_error_handlers
 from server.http.origin import OriginGuard
-from server.http.throttle import FeedThrottle
+from server.http.throttle import MINUTE, AuthFailureThrottle, FeedThrottle, Throttle
 from server.observability import ObservabilityMiddleware
 from server.runtime import Runtime
 from server.web import views as web_views
@@ -76,6 +76,7 @@ def create_app(runtime: Runtime, *, tools: ToolConnector | None = None) -> FastA
                 live=runtime.live,
                 chat=chat,
                 feed_throttle=FeedThrottle(),
+                chat_turns=Throttle(limit=settings.chat_turns_per_minute, window=MINUTE),
             )
             logger.info("todo-agent shutting down")
 
@@ -100,5 +101,7 @@ def create_app(runtime: Runtime, *, tools: ToolConnector | None = None) -> FastA
     app.router.routes.append(Route("/mcp", endpoint=guarded))
     # No request of this API is anywhere near 1 MiB (a chat message is at most 20k characters).
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
+    failures = Throttle(limit=settings.auth_failures_per_minute, window=MINUTE)
+    app.add_middleware(AuthFailureThrottle, limit=failures)
     app.add_middleware(ObservabilityMiddleware, metrics=services.metrics)
     return app

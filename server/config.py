@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     # Minutes an OAuth access token is valid (fractions allowed, e.g. 0.5).
     oauth_access_token_minutes: float = Field(default=60.0, gt=0, le=24 * 60)
 
+    # Throttles (per process; 0 turns one off): requests with refused credentials per client
+    # address, and chat turns per user, in any minute.
+    auth_failures_per_minute: int = Field(default=30, ge=0, le=1_000_000)
+    chat_turns_per_minute: int = Field(default=20, ge=0, le=1_000_000)
+
     # Browser origins allowed on /mcp besides this server's own and localhost (comma-separated,
     # e.g. "https://claude.ai,https://chatgpt.com"; "*" allows any).
     mcp_allowed_origins: str = ""
@@ -126,6 +131,7 @@ class Settings(BaseSettings):
         except ValidationError:
             raise ValueError(rule) from None
         return origin.rstrip("/")
+
     @field_validator("auth_jwt_secret")
     @classmethod
     def _jwt_secret(cls, value: SecretStr | None) -> SecretStr | None:

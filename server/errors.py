@@ -5,7 +5,8 @@ TodoError
 ├── ValidationFailed  (422)  a field breaks a rule; carries `field` and `rule`
 ├── Conflict          (409)  the request contradicts the stored state
 ├── Unauthorized      (401)  no or bad credentials
-├── Throttled         (429)  too many requests; carries `retry_after` (seconds)
+├── TooLarge          (413)  a request body over the limit
+├── Throttled         (429)  too many requests of a kind; carries `retry_after` (seconds)
 └── Unavailable       (503)  a dependency (database, bus, provider) is down
 """
 

@@ -19,6 +19,7 @@ from server.http.deps import (
     get_chat,
     get_services,
 )
+from server.http.throttle import admit_chat_turn
 from server.sse import HEADERS, MEDIA_TYPE
 
 router = APIRouter(prefix="/api", tags=["chat"])
@@ -51,6 +52,7 @@ async def chat(request: Request) -> StreamingResponse:
     # The errors are the same (401, 400 for bad JSON, 422 naming the field).
     services, chat = await get_services(request), await get_chat(request)
     user = await current_user(request, services)
+    admit_chat_turn(request, user)
     try:
         body = ChatRequest.model_validate_json(await request.body())
     except ValidationError as exc:

@@ -11,7 +11,7 @@ from server.conversations.chat import Chat
 from server.errors import Unauthorized
 from server.events.bus import EventBus
 from server.events.live import LiveHub
-from server.http.throttle import FeedThrottle
+from server.http.throttle import FeedThrottle, Throttle
 from server.services import Services
 from server.users.models import User
 
@@ -25,6 +25,7 @@ class AppState(TypedDict):
     live: LiveHub
     chat: Chat
     feed_throttle: FeedThrottle
+    chat_turns: Throttle
 
 
 # async: FastAPI runs a plain `def` dependency on a worker thread, a hop per request.

@@ -22,6 +22,7 @@ from server.conversations.facade import MODEL_ID, CompletionRequest, read_transc
 from server.errors import NotFound, ValidationFailed
 from server.http.deps import ChatDep, CurrentUser, ServicesDep, bearer_token
 from server.http.openai_errors import NoModel, OpenAIRoute, UnknownModel
+from server.http.throttle import admit_chat_turn
 from server.sse import HEADERS, MEDIA_TYPE
 from server.validation import describe
 
@@ -60,6 +61,7 @@ async def chat_completions(
 ) -> Response:
     """Answer the client's conversation as the agent: a `chat.completion`, or with `stream`
     a stream of `chat.completion.chunk` objects ending with `data: [DONE]`."""
+    admit_chat_turn(request, user)
     body = _read_body(await request.body())
     _check_model(body.model)
     if not chat.has_model:
