@@ -76,6 +76,13 @@ class Settings(BaseSettings):
     # Minutes an OAuth access token is valid (fractions allowed, e.g. 0.5).
     oauth_access_token_minutes: float = Field(default=60.0, gt=0, le=24 * 60)
 
+    # HTTP connection limits of `serve`: a request head's size (431 past it) and the time to
+    # send it (408), idle keep-alive time, and connections open at once (503 past it).
+    http_max_header_bytes: int = Field(default=16_384, ge=1_024, le=1_048_576)
+    http_header_timeout_seconds: float = Field(default=10.0, gt=0, le=3_600)
+    http_keepalive_seconds: int = Field(default=5, ge=1, le=3_600)
+    http_max_connections: int = Field(default=1_000, ge=1, le=1_000_000)
+
     # Throttles (per process; 0 turns one off): requests with refused credentials per client
     # address, and chat turns per user, in any minute.
     auth_failures_per_minute: int = Field(default=30, ge=0, le=1_000_000)

@@ -41,6 +41,7 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from server.app import create_app
+    from server.http.connections import ConnectionLimits
 
     if not 0 < args.port < 65536:
         raise UsageError(f"--port: must be between 1 and 65535 (got {args.port})")
@@ -58,6 +59,7 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
             # Open live-event streams (GET /api/events) never end by themselves: on shutdown
             # they are cut after this, and the browser's EventSource reconnects elsewhere.
             timeout_graceful_shutdown=10,
+            **ConnectionLimits.from_settings(settings).uvicorn_options(),
         )
         await uvicorn.Server(config).serve()
     return 0

@@ -69,6 +69,9 @@ def test_environment_and_dotenv_are_read(tmp_path, monkeypatch):
         ("AUTH_JWT_SECRET", "change-me"),
         ("AUTH_JWT_SECRET", "x" * 31),
         ("MCP_ALLOWED_ORIGINS", "claude.ai"),
+        ("HTTP_MAX_CONNECTIONS", "0"),
+        ("HTTP_HEADER_TIMEOUT_SECONDS", "never"),
+        ("AUTH_FAILURES_PER_MINUTE", "-1"),
         ("MCP_ALLOWED_ORIGINS", "https://claude.ai/mcp"),
     ],
 )
