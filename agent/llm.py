@@ -29,6 +29,21 @@ def build_llm_client(
     )
 
 
+def is_provider_failure(exc: BaseException) -> bool:
+    """Whether `exc` means the provider is failing (for the circuit breaker), rather than
+    that it refused this request (a bad key, an unknown model: it did answer)."""
+    if isinstance(exc, openai.APIStatusError):
+        return exc.status_code == 429 or exc.status_code >= 500
+    return isinstance(exc, openai.APIError)
+
+
+def describe_open_breaker(failures: int, retry_in: float) -> str:
+    return (
+        f"The language model provider failed {failures} times in a row, so it is not being "
+        f"asked again for {retry_in:.0f} s. Your message is saved; try again then."
+    )
+
+
 def describe_provider_error(exc: openai.APIError, *, attempts: int, model: str) -> str:
     """One sentence for the user about a provider failure that retries did not fix."""
     if isinstance(exc, openai.APITimeoutError):

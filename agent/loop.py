@@ -12,6 +12,7 @@ import json
 import logging
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,7 @@ import anyio
 import openai
 from openai import AsyncOpenAI, AsyncStream
 
+from agent.breaker import BreakerOpen, CircuitBreaker
 from agent.events import (
     AgentEvent,
     AssistantTurn,
@@ -28,7 +30,7 @@ from agent.events import (
     ToolResult,
     Usage,
 )
-from agent.llm import describe_provider_error
+from agent.llm import describe_open_breaker, describe_provider_error, is_provider_failure
 from agent.mcp_client import Toolbox, ToolOutcome
 from agent.messages import assistant_message, tool_message
 
@@ -102,12 +104,21 @@ class _Turn:
 
 
 class Agent:
-    """Runs one user request against the model and one MCP session's tools."""
+    """Runs one user request against the model and one MCP session's tools; `breaker`
+    (when given) stands in front of every request to the model."""
 
-    def __init__(self, *, client: AsyncOpenAI, model: str, max_tool_rounds: int) -> None:
+    def __init__(
+        self,
+        *,
+        client: AsyncOpenAI,
+        model: str,
+        max_tool_rounds: int,
+        breaker: CircuitBreaker | None = None,
+    ) -> None:
         self.client = client
         self.model = model
         self.max_tool_rounds = max_tool_rounds
+        self.breaker = breaker
 
     async def run(
         self, messages: Sequence[dict[str, Any]], tools: Toolbox, *, usage: bool = False
@@ -119,8 +130,13 @@ class Agent:
         while True:
             turn = _Turn()
             try:
-                async for delta in self._stream_turn(messages, tools, turn, usage):
-                    yield delta
+                async with self._guarded():
+                    async for delta in self._stream_turn(messages, tools, turn, usage):
+                        yield delta
+            except BreakerOpen as exc:
+                logger.warning("provider circuit open: %s", exc)
+                yield Failed(describe_open_breaker(exc.failures, exc.retry_in), status=503)
+                return
             except openai.APIError as exc:
                 logger.warning("provider error after retries: %s", exc)
                 attempts = self.client.max_retries + 1
@@ -147,6 +163,11 @@ class Agent:
             async for result in self._run_tools(calls, tools):
                 yield result
                 messages.append(tool_message(result.call.id, result.outcome.content))
+
+    def _guarded(self) -> AbstractAsyncContextManager[None]:
+        if self.breaker is None:
+            return nullcontext()
+        return self.breaker.guard(counts=is_provider_failure)
 
     async def _stream_turn(
         self, messages: list[dict[str, Any]], tools: Toolbox, turn: _Turn, usage: bool

@@ -40,7 +40,13 @@ MAX_TOOL_PAGES = 20
 
 
 class ToolServerUnreachable(Exception):
-    """The MCP server did not answer (or refused the user's token) when a session opened."""
+    """The MCP server did not answer (or refused the user's token) when a session opened;
+    `retry_in` when its circuit breaker is open and no attempt was made."""
+
+    def __init__(self, url: str, *, retry_in: float | None = None) -> None:
+        super().__init__(url)
+        self.url = url
+        self.retry_in = retry_in
 
 
 class ToolSession(Protocol):

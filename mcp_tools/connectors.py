@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from mcp.server import MCPServer
 
+from agent.breaker import BreakerOpen, CircuitBreaker
 from agent.mcp_client import (
     OnDemandSession,
     Toolbox,
@@ -55,18 +56,23 @@ class EmbeddedTools:
 @dataclass(frozen=True, slots=True)
 class RemoteTools:
     """Tools of another todo-agent MCP endpoint over streamable HTTP, acting as the user:
-    the chat request's own bearer token goes with the session."""
+    the chat request's own bearer token goes with the session. Its circuit breaker counts
+    sessions that could not be opened."""
 
     url: str
     timeout: float
+    breaker: CircuitBreaker
 
     @asynccontextmanager
     async def __call__(self, user: User, token: str) -> AsyncIterator[Toolbox]:
         async with AsyncExitStack() as stack:
             try:
-                tools = await stack.enter_async_context(
-                    connect_streamable_http(self.url, token=token, http_timeout=self.timeout)
-                )
+                async with self.breaker.guard(counts=lambda exc: isinstance(exc, Exception)):
+                    tools = await stack.enter_async_context(
+                        connect_streamable_http(self.url, token=token, http_timeout=self.timeout)
+                    )
+            except BreakerOpen as exc:
+                raise ToolServerUnreachable(self.url, retry_in=exc.retry_in) from exc
             except Exception as exc:
                 logger.warning("MCP server %s unreachable for user %s: %s", self.url, user.id, exc)
                 raise ToolServerUnreachable(self.url) from exc
@@ -76,5 +82,12 @@ class RemoteTools:
 def tool_connector(settings: Settings, mcp: MCPServer) -> EmbeddedTools | RemoteTools:
     """The chat's tools: this process's own MCP server, or AGENT_MCP_URL's when set."""
     if settings.agent_mcp_url:
-        return RemoteTools(settings.agent_mcp_url, timeout=settings.llm_timeout_seconds)
+        breaker = CircuitBreaker(
+            "remote_mcp",
+            failures=settings.circuit_breaker_failures,
+            cooldown=settings.circuit_breaker_cooldown_seconds,
+        )
+        return RemoteTools(
+            settings.agent_mcp_url, timeout=settings.llm_timeout_seconds, breaker=breaker
+        )
     return EmbeddedTools(mcp)

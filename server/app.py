@@ -35,7 +35,7 @@ from server.http.deps import AppState
 from server.http.errors import BodyLimit, install_error_handlers
 from server.http.origin import OriginGuard
 from server.http.throttle import MINUTE, AuthFailureThrottle, FeedThrottle, Throttle
-from server.observability import ObservabilityMiddleware
+from server.observability import ObservabilityMiddleware, breaker_metrics
 from server.runtime import Runtime
 from server.web import views as web_views
 
@@ -69,6 +69,15 @@ def create_app(runtime: Runtime, *, tools: ToolConnector | None = None) -> FastA
             await stack.enter_async_context(session_manager.run())
             agent = await stack.enter_async_context(open_agent(settings))
             chat = Chat(conversations=services.conversations, agent=agent, connect_tools=tools)
+            breakers = {
+                name: breaker
+                for name, breaker in (
+                    ("llm", agent and agent.breaker),
+                    ("remote_mcp", getattr(tools, "breaker", None)),
+                )
+                if breaker is not None
+            }
+            breaker_metrics(services.metrics).breakers = breakers
             logger.info("todo-agent ready")
             yield AppState(
                 services=services,
@@ -77,6 +86,7 @@ def create_app(runtime: Runtime, *, tools: ToolConnector | None = None) -> FastA
                 chat=chat,
                 feed_throttle=FeedThrottle(),
                 chat_turns=Throttle(limit=settings.chat_turns_per_minute, window=MINUTE),
+                breakers=breakers,
             )
             logger.info("todo-agent shutting down")
 

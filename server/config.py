@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     # Minutes an OAuth access token is valid (fractions allowed, e.g. 0.5).
     oauth_access_token_minutes: float = Field(default=60.0, gt=0, le=24 * 60)
 
+    # Circuit breakers in front of the language model provider and AGENT_MCP_URL: this many
+    # failures in a row open one, and chats fail at once for the cool-down; then one trial.
+    circuit_breaker_failures: int = Field(default=5, ge=1, le=1_000)
+    circuit_breaker_cooldown_seconds: float = Field(default=30.0, gt=0, le=86_400)
+
     # HTTP connection limits of `serve`: a request head's size (431 past it) and the time to
     # send it (408), idle keep-alive time, and connections open at once (503 past it).
     http_max_header_bytes: int = Field(default=16_384, ge=1_024, le=1_048_576)

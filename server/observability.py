@@ -8,9 +8,11 @@ import re
 import sys
 import time
 import uuid
-from typing import IO, Any
+from collections.abc import Iterator, Mapping
+from typing import IO, Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # The method label comes from the client: unknown ones are folded so series stay bounded.
@@ -54,6 +56,48 @@ class Metrics:
         )
         # Metric groups other layers register on this registry once (e.g. the workers').
         self.groups: dict[str, Any] = {}
+
+
+class Breaker(Protocol):
+    """What the metrics read of a circuit breaker (agent/breaker.py)."""
+
+    def snapshot(self) -> Any: ...
+
+
+BREAKER_STATES = {"closed": 0, "half_open": 1, "open": 2}
+
+
+class BreakerMetrics:
+    """The circuit breakers' state at each scrape: a collector on the registry, registered
+    once; each app's lifespan hands it that app's breakers."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.breakers: Mapping[str, Breaker] = {}
+        registry.register(self)
+
+    def collect(self) -> Iterator[Metric]:
+        state = GaugeMetricFamily(
+            "circuit_breaker_state", "0 closed, 1 half-open, 2 open", labels=["breaker"]
+        )
+        rejected = CounterMetricFamily(
+            "circuit_breaker_rejected", "Calls refused while open", labels=["breaker"]
+        )
+        opened = CounterMetricFamily(
+            "circuit_breaker_opened", "Times the breaker opened", labels=["breaker"]
+        )
+        for name, breaker in sorted(self.breakers.items()):
+            snapshot = breaker.snapshot()
+            state.add_metric([name], BREAKER_STATES[snapshot.state])
+            rejected.add_metric([name], snapshot.rejected)
+            opened.add_metric([name], snapshot.opened)
+        yield from (state, rejected, opened)
+
+
+def breaker_metrics(metrics: Metrics) -> BreakerMetrics:
+    found = metrics.groups.get("breakers")
+    if found is None:
+        found = metrics.groups["breakers"] = BreakerMetrics(metrics.registry)
+    return found
 
 
 class ObservabilityMiddleware:

@@ -41,6 +41,10 @@ from server.users.models import User
 logger = logging.getLogger(__name__)
 
 TOOLS_UNREACHABLE = "Could not reach the task tools; your message is saved, try again shortly."
+TOOLS_COOLING_DOWN = (
+    "The task tools failed several times in a row, so they are not being tried again for "
+    "{seconds} s. Your message is saved; try again then."
+)
 
 # One event of a chat request: its name and data (see `Chat.events`).
 ChatEvent = tuple[str, dict[str, Any]]
@@ -165,8 +169,11 @@ class Chat:
             if succeeded(saving):
                 await recorder.unfinished()
             raise
-        except ToolServerUnreachable:
-            await recorder.finish(emit, "error", {"message": TOOLS_UNREACHABLE})
+        except ToolServerUnreachable as exc:
+            message = TOOLS_UNREACHABLE
+            if exc.retry_in is not None:
+                message = TOOLS_COOLING_DOWN.format(seconds=round(exc.retry_in))
+            await recorder.finish(emit, "error", {"message": message})
         except Exception:
             logger.exception("chat for user %s failed", user.id)
             await asyncio.wait([saving])

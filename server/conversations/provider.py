@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from agent.breaker import CircuitBreaker
 from agent.llm import build_llm_client
 from agent.loop import Agent
 from server.config import Settings
@@ -28,9 +29,17 @@ async def open_agent(settings: Settings) -> AsyncIterator[Agent | None]:
         timeout=settings.llm_timeout_seconds,
         max_retries=settings.llm_max_retries,
     )
+    breaker = CircuitBreaker(
+        "llm",
+        failures=settings.circuit_breaker_failures,
+        cooldown=settings.circuit_breaker_cooldown_seconds,
+    )
     try:
         yield Agent(
-            client=client, model=settings.llm_model, max_tool_rounds=settings.agent_max_tool_rounds
+            client=client,
+            model=settings.llm_model,
+            max_tool_rounds=settings.agent_max_tool_rounds,
+            breaker=breaker,
         )
     finally:
         await client.close()

@@ -7,6 +7,7 @@ from typing import Annotated, TypedDict
 
 from fastapi import Depends, Request
 
+from agent.breaker import CircuitBreaker
 from server.conversations.chat import Chat
 from server.errors import Unauthorized
 from server.events.bus import EventBus
@@ -26,6 +27,7 @@ class AppState(TypedDict):
     chat: Chat
     feed_throttle: FeedThrottle
     chat_turns: Throttle
+    breakers: dict[str, CircuitBreaker]  # by name: "llm", "remote_mcp"
 
 
 # async: FastAPI runs a plain `def` dependency on a worker thread, a hop per request.
@@ -49,11 +51,16 @@ async def get_feed_throttle(request: Request) -> FeedThrottle:
     return request.state.feed_throttle
 
 
+async def get_breakers(request: Request) -> dict[str, CircuitBreaker]:
+    return request.state.breakers
+
+
 ServicesDep = Annotated[Services, Depends(get_services)]
 BusDep = Annotated[EventBus, Depends(get_bus)]
 LiveDep = Annotated[LiveHub, Depends(get_live)]
 ChatDep = Annotated[Chat, Depends(get_chat)]
 FeedThrottleDep = Annotated[FeedThrottle, Depends(get_feed_throttle)]
+BreakersDep = Annotated[dict[str, CircuitBreaker], Depends(get_breakers)]
 
 
 def bearer_token(request: Request) -> str:

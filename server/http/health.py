@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import asdict
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from server.http.deps import BusDep, ServicesDep
+from server.http.deps import BreakersDep, BusDep, ServicesDep
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
@@ -21,7 +22,10 @@ async def live() -> dict[str, str]:
 
 
 @router.get("/health/ready")
-async def ready(services: ServicesDep, bus: BusDep) -> JSONResponse:
+async def ready(services: ServicesDep, bus: BusDep, breakers: BreakersDep) -> JSONResponse:
+    """503 when the database or the bus is unreachable. The circuit breakers (language model
+    provider, AGENT_MCP_URL) are reported but do not make a replica unready: every replica
+    shares the same provider, and the rest of the API works without it."""
     checks = {}
     for name, probe in (("database", services.db.ping), ("bus", bus.ping)):
         try:
@@ -31,9 +35,12 @@ async def ready(services: ServicesDep, bus: BusDep) -> JSONResponse:
             logger.warning("readiness check %s failed: %r", name, exc)
             checks[name] = f"unavailable: {type(exc).__name__}"
     ok = all(v == "ok" for v in checks.values())
-    return JSONResponse(
-        {"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503
-    )
+    body = {
+        "status": "ok" if ok else "unavailable",
+        "checks": checks,
+        "circuit_breakers": {name: asdict(b.snapshot()) for name, b in breakers.items()},
+    }
+    return JSONResponse(body, status_code=200 if ok else 503)
 
 
 @router.get("/metrics")

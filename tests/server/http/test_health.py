@@ -26,7 +26,11 @@ async def test_ready_when_the_database_and_the_bus_answer(client):
     response = await client.get("/health/ready")
 
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "checks": {"database": "ok", "bus": "ok"}}
+    assert response.json() == {
+        "status": "ok",
+        "checks": {"database": "ok", "bus": "ok"},
+        "circuit_breakers": {},  # no provider and no AGENT_MCP_URL configured
+    }
 
 
 async def test_metrics_count_requests_by_route_and_created_tasks(client, alice):
