@@ -40,7 +40,8 @@ class Postgres:
 async def serve_app(app, *, port: int | None = None, **options) -> AsyncIterator[str]:
     """Run `app` under uvicorn on a free loopback port in this event loop; yields the base URL.
 
-    `options` go to uvicorn.Config (e.g. ssl_certfile and ssl_keyfile: the URL is https)."""
+    `options` go to uvicorn.Config (e.g. ssl_certfile and ssl_keyfile: the URL is https;
+    or `serve`'s connection limits)."""
     port = port or free_port()
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", **options

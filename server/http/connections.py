@@ -21,6 +21,13 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from server.config import Settings
 
+# The error code, and the part of the request at fault, of each refusal.
+REFUSALS = {
+    400: ("bad_request", "request"),
+    408: ("timeout", "headers"),
+    431: ("headers_too_large", "headers"),
+    503: ("unavailable", None),
+}
 # After refusing a request, how long to read and drop what the client still sends.
 LINGER_SECONDS = 2.0
 
@@ -114,8 +121,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().on_headers_complete()
 
     def send_400_response(self, msg: str) -> None:
+        """A request the parser cannot read: the JSON error shape, like every other error."""
         if not self._refused:  # else the parser stopped on our refusal, already answered
-            super().send_400_response(msg)
+            self._refuse(400, "the request is not valid HTTP/1.1")
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_head_timer()
@@ -154,8 +162,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._stop_head_timer()
         if self.transport.is_closing():
             return
-        code = {408: "timeout", 431: "headers_too_large", 503: "unavailable"}[status]
-        body = json.dumps({"error": {"code": code, "message": message, "details": {}}}).encode()
+        code, field = REFUSALS[status]
+        details = {"field": field, "rule": message} if field else {}
+        error = {"code": code, "message": f"{field}: {message}" if field else message}
+        body = json.dumps({"error": error | {"details": details}}).encode()
         lines = [STATUS_LINE[status]]
         for name, value in [
             ("content-type", "application/json"),

@@ -52,15 +52,14 @@ async def _todo_error(_: Request, exc: TodoError) -> JSONResponse:
     return error_response(exc.status, exc.code, exc.message, exc.details, headers)
 
 
+BAD_BODY = "body: request body is not valid JSON"
+BAD_BODY_DETAILS = {"field": "body", "rule": "must be valid JSON (in UTF-8)"}
+
+
 async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
     first = exc.errors()[0]
     if first.get("type") == "json_invalid":
-        return error_response(
-            400,
-            "bad_request",
-            "request body is not valid JSON",
-            {"field": "body", "rule": "must be valid JSON"},
-        )
+        return error_response(400, "bad_request", BAD_BODY, BAD_BODY_DETAILS)
     failed = describe(first)
     return error_response(422, failed.code, failed.message, failed.details)
 
@@ -69,6 +68,8 @@ async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
     # FastAPI reports any failure to read the body as a 400; ours (TooLarge) is the cause.
     if isinstance(exc.__cause__, TodoError):
         return await _todo_error(request, exc.__cause__)
+    if exc.status_code == 400:  # FastAPI could not read the body (not UTF-8, say)
+        return error_response(400, "bad_request", BAD_BODY, BAD_BODY_DETAILS)
     code = HTTP_CODES.get(exc.status_code, "error")
     return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
 

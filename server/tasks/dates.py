@@ -66,8 +66,10 @@ def _natural(text: str, tz: ZoneInfo, now: datetime) -> datetime | None:
         lowered = lowered.replace(f"next {day}", day).replace(f"this {day}", day)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result = dateparser.parse(lowered, languages=["en"], settings=settings)
-    return result
+        try:
+            return dateparser.parse(lowered, languages=["en"], settings=settings)
+        except KeyError:  # a zone it does not know (pytz's UnknownTimeZoneError)
+            return None
 
 
 def warm_up() -> None:

@@ -16,6 +16,8 @@ from server.db import Database, utcnow
 from server.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from server.users.models import ApiToken, User
 
+# zoneinfo knows these, but they name no place and the date parser cannot use them.
+NOT_PLACES = {"Factory", "localtime"}
 TOKEN_PREFIX_LEN = 12
 # OAuth access tokens (server/oauth) start with this. They are bound to the /mcp resource
 # (RFC 8707), so everywhere else they are refused.
@@ -38,6 +40,8 @@ def hash_token(token: str) -> str:
 def validate_timezone(value: str) -> str:
     try:
         ZoneInfo(value)
+        if value in NOT_PLACES:
+            raise ValueError(value)
     except (ZoneInfoNotFoundError, ValueError):
         raise ValidationFailed(
             "timezone", f"{value!r} is not an IANA timezone such as 'Europe/Paris' or 'UTC'"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from server.errors import ValidationFailed
+from server.tasks.dates import resolve_due
 from tests.utils.factories import assert_error, post_task, stored_task_count
 
 OK = {"title": "Pay rent"}
@@ -158,6 +159,7 @@ async def test_bad_idempotency_key_is_refused(shared_api, author):
     [
         pytest.param({"timezone": "Mars/Olympus_Mons"}, "timezone", id="unknown timezone"),
         pytest.param({"timezone": "../../etc/passwd"}, "timezone", id="path as timezone"),
+        pytest.param({"timezone": "Factory"}, "timezone", id="zone that is no place"),
         pytest.param({"timezone": ""}, "timezone", id="empty timezone"),
         pytest.param({"name": "two words"}, "name", id="space in name"),
         pytest.param({"name": "x" * 65}, "name", id="long name"),
@@ -173,3 +175,11 @@ async def test_bad_user_is_refused_and_not_stored(shared_api, fields, field):
 
     assert failed.value.field == field
     assert await users.count_users() == before
+
+
+def test_a_phrase_in_a_zone_the_date_parser_does_not_know_is_refused_not_a_crash():
+    # A user stored with such a zone before they were refused.
+    with pytest.raises(ValidationFailed) as failed:
+        resolve_due("tomorrow 9am", "Factory")
+
+    assert failed.value.field == "due"
