@@ -12,7 +12,7 @@ import asyncio
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import httpx
 import pytest
@@ -21,13 +21,12 @@ from hypothesis import HealthCheck, settings
 
 from server.app import create_app
 from server.http.connections import ConnectionLimits
-from server.notifications.models import NotificationList
 from server.runtime import Runtime, open_runtime
 from server.services import Services
-from server.tasks.models import Status, TaskQuery
+from server.tasks.models import TaskQuery
 from testkit.servers import serve_app
 from tests.conftest import Account, make_account, make_settings
-from tests.utils.factories import make_notification, make_task
+from tests.utils.factories import make_notification, make_task, snapshot
 
 T = TypeVar("T")
 SUPPRESSED = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
@@ -66,29 +65,6 @@ class Target:
 
 async def _call(make: Callable[[], Awaitable[T]]) -> T:
     return await make()
-
-
-async def snapshot(services: Services, account: Account) -> dict[str, Any]:
-    """Everything the victim has, as they would read it."""
-    user = account.user
-    tasks = await services.tasks.list_tasks(
-        user=user, query=TaskQuery(status=Status.all, limit=200)
-    )
-    deleted = await services.tasks.list_tasks(
-        user=user, query=TaskQuery(status=Status.deleted, limit=200)
-    )
-    notes = await services.notifications.list_notifications(user=user, unread_only=False)
-    talks = await services.conversations.list_conversations(user=user)
-    details = [
-        await services.conversations.get_conversation(user=user, conversation_id=c.id)
-        for c in talks.conversations
-    ]
-    return {
-        "tasks": tasks.model_dump(),
-        "deleted": deleted.model_dump(),
-        "notifications": NotificationList(notifications=notes).model_dump(),
-        "conversations": [d.model_dump() for d in details],
-    }
 
 
 async def _people(services: Services) -> tuple[Account, Account, dict, dict]:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from sqlalchemy import func, select
 
 from server.db import utcnow
-from server.notifications.models import Notification
+from server.notifications.models import Notification, NotificationList
 from server.services import Services
 from server.tasks.models import Status, Task, TaskCreate, TaskPublic, TaskQuery
 from server.users.models import User
@@ -75,3 +75,30 @@ def assert_error(response: httpx.Response, status: int, field: str | None = None
         assert field in error["message"], error
         assert error["details"]["field"].startswith(field), error
     return error
+
+
+class HasUser(Protocol):
+    user: User
+
+
+async def snapshot(services: Services, account: HasUser) -> dict[str, Any]:
+    """Everything the victim has, as they would read it."""
+    user = account.user
+    tasks = await services.tasks.list_tasks(
+        user=user, query=TaskQuery(status=Status.all, limit=200)
+    )
+    deleted = await services.tasks.list_tasks(
+        user=user, query=TaskQuery(status=Status.deleted, limit=200)
+    )
+    notes = await services.notifications.list_notifications(user=user, unread_only=False)
+    talks = await services.conversations.list_conversations(user=user)
+    details = [
+        await services.conversations.get_conversation(user=user, conversation_id=c.id)
+        for c in talks.conversations
+    ]
+    return {
+        "tasks": tasks.model_dump(),
+        "deleted": deleted.model_dump(),
+        "notifications": NotificationList(notifications=notes).model_dump(),
+        "conversations": [d.model_dump() for d in details],
+    }
