@@ -123,6 +123,8 @@ def test_public_url_is_kept_as_the_origin_clients_compare(monkeypatch, value, or
 )
 def test_public_url_defaults_to_the_address_serve_listens_on(host, port, origin):
     assert load_settings().with_public_url(host, port).public_origin == origin
+
+
 def test_a_short_jwt_secret_is_refused_without_being_shown(monkeypatch):
     monkeypatch.setenv("AUTH_JWT_SECRET", "hunter2-hunter2")
 

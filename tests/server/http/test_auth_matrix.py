@@ -3,7 +3,7 @@ it) with every kind of bad credentials, in the header and as `?access_token=`. E
 401 with `WWW-Authenticate: Bearer`, except on the public routes listed below; another
 user's valid token never reads or changes the owner's data.
 
-To add a kind of credentials (OAuth access tokens, say), add a factory to CREDENTIALS.
+To add a kind of credentials, add a factory to CREDENTIALS.
 """
 
 from __future__ import annotations
@@ -24,11 +24,13 @@ from testkit.servers import serve_app
 from tests.conftest import Account, make_account
 from tests.utils.app import make_settings
 from tests.utils.factories import make_task, snapshot
+from tests.utils.oauth import mint_access_token
 from tests.utils.routes import AppRoute, routes_at_collection
 
 SECRET = "a-shared-secret-for-the-matrix-" * 2
 OWNERS_MARK = "OWNER-ONLY-91c2"
-# Routes anyone may call: the page, health, metrics and the API's own description.
+# Routes anyone may call: the page, health, metrics, the API's own description, OAuth
+# discovery, registration and the start of sign-in, and /v1's answer to unknown URLs.
 PUBLIC = {
     "GET /",
     "GET /static/{name}",
@@ -39,7 +41,18 @@ PUBLIC = {
     "GET /docs",
     "GET /docs/oauth2-redirect",
     "GET /redoc",
+    "GET /.well-known/oauth-authorization-server",
+    "GET /.well-known/oauth-protected-resource",
+    "GET /.well-known/oauth-protected-resource/mcp",
+    "GET /oauth/authorize",
+    "POST /oauth/register",
+    *(f"{method} /v1/{{path:path}}" for method in ("GET", "POST", "PUT", "PATCH", "DELETE")),
 }
+# Routes with credentials of their own rather than a bearer token: OAuth clients at the
+# token and revocation endpoints, the secret key in a calendar feed's URL.
+OWN_CREDENTIALS = {"POST /oauth/token", "POST /oauth/revoke", "GET /ical/{feed_key}.ics"}
+# Path parameters that name a row of the owner's: another user's token finds none of them.
+OWNED = {"task_id", "conversation_id", "grant_id"}
 ROUTES = routes_at_collection()
 
 
@@ -51,6 +64,9 @@ class World:
     owner: Account
     foreigner: Account
     revoked: str
+    oauth_expired: str
+    oauth_revoked: str
+    grant_id: int
     task_id: int
     conversation_id: int
 
@@ -92,6 +108,10 @@ async def world(request, tmp_path_factory) -> AsyncIterator[World]:
         foreigner = await make_account(services, "foreigner")
         revoked = await services.users.create_token(name="owner")
         await services.users.revoke_token(prefix=revoked[:16])
+        oauth_expired = await mint_access_token(services, owner.user, "expired")
+        oauth_revoked = await mint_access_token(services, owner.user, "revoked")
+        await mint_access_token(services, owner.user, "valid")
+        grant = (await services.oauth.grants.list_grants(user=owner.user))[0]
         task = await make_task(services, owner.user, title=f"{OWNERS_MARK} task")
         turn = await services.conversations.begin_turn(
             user=owner.user, conversation_id=None, text=f"{OWNERS_MARK} hello"
@@ -99,12 +119,32 @@ async def world(request, tmp_path_factory) -> AsyncIterator[World]:
         talk = await services.conversations.save_user_message(turn=turn)
         before = await snapshot(services, owner)
         async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
-            yield World(base_url, client, services, owner, foreigner, revoked, task.id, talk)
+            yield World(
+                base_url,
+                client,
+                services,
+                owner,
+                foreigner,
+                revoked,
+                oauth_expired,
+                oauth_revoked,
+                grant.id,
+                task.id,
+                talk,
+            )
         assert await snapshot(services, owner) == before, "the owner's data changed"
 
 
 def request_for(world: World, route: AppRoute) -> tuple[str, dict | None]:
-    url = route.url(task_id=world.task_id, conversation_id=world.conversation_id, name="app.js")
+    url = route.url(
+        task_id=world.task_id,
+        conversation_id=world.conversation_id,
+        grant_id=world.grant_id,
+        name="app.js",
+        feed_key="not-a-feed-key",
+        model="todo-agent",
+        path="files",
+    )
     body = None
     if route.path == "/mcp" and route.method == "POST":
         arguments = {"task_id": world.task_id}
@@ -152,23 +192,28 @@ async def test_bad_credentials_are_refused_on_every_route(world, route, kind, pl
     if str(route) in PUBLIC:
         assert response.status_code != 401, text
         return
+    if str(route) in OWN_CREDENTIALS:
+        return
     assert response.status_code == 401, (route, kind, text)
     assert response.headers["www-authenticate"].startswith("Bearer")
 
 
-@pytest.mark.parametrize("route", [r for r in ROUTES if str(r) not in PUBLIC], ids=str)
+@pytest.mark.parametrize(
+    "route", [r for r in ROUTES if str(r) not in PUBLIC | OWN_CREDENTIALS], ids=str
+)
 async def test_another_users_token_never_reaches_the_owners_data(world, route):
     response, text = await send(world, route, f"Bearer {world.foreigner.token}", "header")
 
     assert response.status_code not in (401, 403) and response.status_code < 500, text
     assert OWNERS_MARK not in text
-    if route.parameters:  # a route naming the owner's task or conversation: not found
+    if OWNED & set(route.parameters):  # a route naming a row of the owner's: not found
         assert response.status_code == 404, text
     if route.path == "/mcp" and route.method == "POST":
         assert "not found" in text, text
 
 
 def test_the_matrix_covers_every_route():
-    protected = {str(r) for r in ROUTES} - PUBLIC
+    protected = {str(r) for r in ROUTES} - PUBLIC - OWN_CREDENTIALS
     assert {"POST /api/tasks", "GET /api/events", "POST /mcp", "POST /api/chat"} <= protected
-    assert PUBLIC <= {str(r) for r in ROUTES}  # no stale entry hides a removed route
+    # No stale entry hides a removed route.
+    assert PUBLIC | OWN_CREDENTIALS <= {str(r) for r in ROUTES}

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 
 import jwt
 import pytest
@@ -114,7 +115,8 @@ async def test_oauth_access_token_is_refused_by_the_events_stream_query_too(shar
 
 async def test_api_tokens_and_jwts_keep_working_on_mcp_and_rest(shared_api):
     account = await shared_api.account(f"user-{secrets.token_hex(4)}")
-    signed = jwt.encode({"sub": account.user.name}, SECRET, algorithm="HS256")
+    claims = {"sub": account.user.name, "exp": int(time.time()) + 3600}
+    signed = jwt.encode(claims, SECRET, algorithm="HS256")
 
     for token in (account.token, signed):
         assert await mcp_status(shared_api, token) == 200
