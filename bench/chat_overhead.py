@@ -95,6 +95,7 @@ async def server(base_url: str, workdir: str) -> AsyncIterator[tuple[str, str, i
         "OPENAI_BASE_URL": base_url,
         "LLM_MODEL": "fake-model",
         "LOG_LEVEL": "WARNING",
+        "CHAT_TURNS_PER_MINUTE": "0",  # one user sends them all: measured, not throttled
     }
     process = await asyncio.create_subprocess_exec(
         *(str(BIN / "todo-agent"), "serve", "--port", str(port), "--no-workers"),
