@@ -15,7 +15,7 @@ from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel
 
 from mcp_tools.identity import current_user
-from server.errors import TodoError
+from server.errors import TodoError, ValidationFailed
 from server.services import Services
 from server.tasks.models import TaskPublic
 from server.users.models import User
@@ -46,6 +46,10 @@ def translated(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return await fn(*args, **kwargs)
+        except ValidationFailed as exc:
+            # "body" is REST's name for the whole request; a tool call has arguments.
+            field = "arguments" if exc.field == "body" else exc.field
+            raise ToolError(f"{field}: {exc.rule}") from exc
         except TodoError as exc:
             raise ToolError(exc.message) from exc
 

@@ -60,6 +60,8 @@ async def test_bad_arguments_give_errors_naming_the_field(runtime, services, ali
         assert "priority" in await call_error(client, "add_task", title="a", priority="urgent")
         assert "limit" in await call_error(client, "list_tasks", limit=500)
         assert "cursor" in await call_error(client, "list_tasks", cursor="garbage")
+        nothing = await call_error(client, "update_task", task_id=4242)
+        assert "arguments: give at least one field to change" in nothing
         assert "task 4242 not found" in await call_error(client, "complete_task", task_id=4242)
         # Nothing was stored by any of the failed calls.
         assert (await call(client, "list_tasks", status="all"))["tasks"] == []
