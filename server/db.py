@@ -222,10 +222,22 @@ class Database:
         except DATABASE_DOWN as exc:  # inline rather than `_reported_down`: the hot path
             raise _unavailable(exc) from exc
 
-    async def migrate(self) -> None:
-        """Bring the schema to the newest migration (creating it on an empty database)."""
-        async with _reported_down(), self.write_engine.begin() as conn:
-            await conn.run_sync(_upgrade)
+    async def migrate(self, **attributes: object) -> None:
+        """Bring the schema to the newest migration (creating it on an empty database);
+        `attributes` reach the migrations (`context.config.attributes`).
+
+        On SQLite foreign keys are off meanwhile, as SQLite asks for when tables are rebuilt
+        (a migration that rebuilds one checks them itself before it commits).
+        """
+        async with _reported_down(), self.write_engine.connect() as conn:
+            if self.is_sqlite:
+                await conn.run_sync(_sqlite_foreign_keys, False)
+            try:
+                async with conn.begin():
+                    await conn.run_sync(_upgrade, attributes)
+            finally:
+                if self.is_sqlite:
+                    await conn.run_sync(_sqlite_foreign_keys, True)
 
     async def ping(self) -> None:
         async with _reported_down(), self.engine.connect() as conn:
@@ -240,11 +252,21 @@ class Database:
             await self.write_engine.dispose()
 
 
-def _upgrade(connection: Connection) -> None:
+def _sqlite_foreign_keys(connection: Connection, on: bool) -> None:
+    """Outside a transaction (PRAGMA foreign_keys does nothing inside one)."""
+    cursor = connection.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+    finally:
+        cursor.close()
+
+
+def _upgrade(connection: Connection, attributes: dict[str, object]) -> None:
     from alembic import command
     from alembic.config import Config
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes.update(attributes)
     config.attributes["connection"] = connection
     command.upgrade(config, "head")

@@ -2,17 +2,23 @@
 
 from sqlmodel import SQLModel
 
+from server.activity.models import Activity
+from server.comments.models import Comment
 from server.conversations.models import Conversation, ConversationFingerprint, Message
 from server.events.models import DeadLetter, OutboxEvent, ProcessedEvent
 from server.notifications.models import Notification
 from server.oauth.models import OAuthClient, OAuthCode, OAuthGrant, OAuthToken
+from server.projects.models import Project
 from server.tasks.models import Task, TaskAlert
+from server.tasks.reminders import TaskReminder
 from server.users.models import ApiToken, User, UserSetting
 
 metadata = SQLModel.metadata
 
 __all__ = [
+    "Activity",
     "ApiToken",
+    "Comment",
     "Conversation",
     "ConversationFingerprint",
     "DeadLetter",
@@ -24,8 +30,10 @@ __all__ = [
     "OAuthToken",
     "OutboxEvent",
     "ProcessedEvent",
+    "Project",
     "Task",
     "TaskAlert",
+    "TaskReminder",
     "User",
     "UserSetting",
     "metadata",

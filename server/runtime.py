@@ -78,7 +78,7 @@ async def open_runtime(
     )
     async with AsyncExitStack() as stack:
         stack.push_async_callback(services.db.dispose)
-        await services.db.migrate()
+        await services.db.migrate(reminder_lead_minutes=settings.reminder_lead_minutes)
         # dateparser's language data (~0.2 s, once per process) loads now, in a thread, not
         # in the first request that reads a date.
         await asyncio.to_thread(warm_up_dates)

@@ -1,5 +1,5 @@
 """Task model family: the field rules (once), TaskBase, TaskCreate, TaskUpdate, Task (table),
-TaskPublic, and TaskQuery (what a listing asks for).
+TaskPublic, TaskQuery (what a listing asks for) and the batch and ranking results.
 
 Each rule of a task field is written once, as an annotated type below. The request models,
 the MCP tools' parameters and the REST query parameters are all declared with these types,
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 from pydantic import Field as Rule
@@ -18,6 +18,8 @@ from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from server.db import UTCDateTime, utcnow
+from server.projects.models import ProjectRef
+from server.tasks.reminders import REMIND_MAX_MINUTES, ReminderPublic, Reminders
 
 TITLE_MAX = 500
 DESCRIPTION_MAX = 10_000
@@ -25,8 +27,10 @@ TAGS_MAX = 20
 TAG_MAX = 50
 RECURRENCE_MAX = 500
 DATE_TEXT_MAX = 200
-REMIND_MAX_MINUTES = 60 * 24 * 365
 LIST_LIMIT_MAX = 200
+BATCH_MAX = 50
+# Subtasks nest at most this deep: a task, its subtasks, theirs, and one level more.
+DEPTH_MAX = 4
 # Tasks without a due date sort after every dated one.
 NO_DUE = datetime(9999, 12, 31, tzinfo=UTC)
 
@@ -100,7 +104,21 @@ RemindBefore = Annotated[
     Rule(
         ge=0,
         le=REMIND_MAX_MINUTES,
-        description="Minutes before `due` to send a reminder (omit for the default; 0 for none).",
+        description="Shorthand for one reminder this many minutes before `due` (replaces the "
+        "task's reminders; 0 for none; omitted on a new task: the default reminder).",
+    ),
+]
+TaskProject = Annotated[
+    ProjectRef | None,
+    Rule(
+        description="The project: its id or its name (ignoring case). New tasks go to the "
+        "Inbox, or to their parent's project; moving a task moves its subtasks.",
+    ),
+]
+ParentId = Annotated[
+    int | None,
+    Rule(
+        description="Make it a subtask of this task (same project; at most 4 levels deep).",
     ),
 ]
 IdempotencyKey = Annotated[
@@ -134,6 +152,11 @@ SearchText = Annotated[
 Cursor = Annotated[
     str | None, Rule(max_length=1000, description="next_cursor of the previous page.")
 ]
+ProjectFilter = Annotated[
+    ProjectRef | None, Rule(description="Only this project's tasks (id or name), archived or not.")
+]
+ParentFilter = Annotated[int | None, Rule(description="Only the subtasks of this task.")]
+NextLimit = Annotated[int, Rule(ge=1, le=50, description="How many tasks (1-50, default 5).")]
 
 
 # -- requests -------------------------------------------------------------------------------
@@ -154,6 +177,9 @@ class TaskBase(SQLModel):
     tags: Tags = None
     recurrence: Recurrence = None
     remind_before_minutes: RemindBefore = None
+    project: TaskProject = None
+    parent_id: ParentId = None
+    reminders: Reminders = None
 
 
 class TaskCreate(TaskBase):
@@ -164,6 +190,21 @@ class TaskUpdate(TaskBase):
     """All optional; only the fields a client sends are changed (null clears a field)."""
 
     title: Title | None = None
+
+
+class NewTask(TaskCreate):
+    """One item of a batch of new tasks: the fields of a task and its idempotency key."""
+
+    idempotency_key: IdempotencyKey = None
+
+
+class TaskChange(TaskUpdate):
+    """One item of a batch of updates: the task and the fields to change."""
+
+    task_id: int
+
+    def changes(self) -> dict[str, Any]:
+        return self.model_dump(include=self.model_fields_set - {"task_id"})
 
 
 class TaskQuery(BaseModel):
@@ -177,6 +218,8 @@ class TaskQuery(BaseModel):
     due_before: datetime | DueBefore = None
     due_after: datetime | DueAfter = None
     overdue: Overdue = None
+    project: ProjectFilter = None
+    parent_id: ParentFilter = None
     sort: SortName = "due"
     limit: Limit = 50
     cursor: Cursor = None
@@ -202,11 +245,16 @@ class Task(SQLModel, table=True):
         Index("ix_tasks_list_created", "user_id", "deleted_at", "completed", "created_at", "id"),
         Index("ix_tasks_user_updated", "user_id", "updated_at"),
         Index("ix_tasks_next_alert", "next_alert_at"),
+        # One project's tasks, and one task's subtasks (and their open count), in due order.
+        Index("ix_tasks_project_list", "project_id", "deleted_at", "completed", "due_sort", "id"),
+        Index("ix_tasks_parent_list", "parent_id", "deleted_at", "completed", "due_sort", "id"),
         UniqueConstraint("user_id", "idempotency_key", name="uq_tasks_user_idempotency"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="users.id")
+    project_id: int = Field(foreign_key="projects.id")
+    parent_id: int | None = Field(default=None, foreign_key="tasks.id")
     title: str = Field(max_length=TITLE_MAX)
     description: str | None = Field(default=None, max_length=DESCRIPTION_MAX)
     completed: bool = False
@@ -220,7 +268,6 @@ class Task(SQLModel, table=True):
     due: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # `due`, or NO_DUE when there is none: a non-null sort key every engine orders the same way.
     due_sort: datetime = Field(default=NO_DUE, sa_type=UTCDateTime)
-    remind_before_minutes: int | None = None
     recurrence: str | None = Field(default=None, max_length=RECURRENCE_MAX)
     series_id: str | None = Field(default=None, max_length=36, index=True)
     # The occurrence this one follows; unique, so a completion yields one next occurrence.
@@ -229,10 +276,15 @@ class Task(SQLModel, table=True):
     # SHA-256 of the request that used the key (server/tasks/idempotency.py).
     idempotency_fingerprint: str | None = Field(default=None, max_length=64)
     next_alert_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The due-time stage fired last for the current due (due | overdue); reminders keep their
+    # own state (server/tasks/reminders.py).
     last_alert: str | None = Field(default=None, max_length=16)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # What deleted it: "task:<id>" (itself or its parent) or "project:<id>"; restoring that
+    # brings back exactly the tasks deleted with it.
+    deleted_with: str | None = Field(default=None, max_length=32)
 
 
 # What leaves the service is plain pydantic: it is built for every listed task, and SQLModel's
@@ -251,8 +303,12 @@ class TaskPublic(BaseModel):
     tags: list[str]
     due: datetime | None
     remind_before_minutes: int | None
+    reminders: list[ReminderPublic]
     recurrence: str | None
     series_id: str | None
+    project_id: int
+    parent_id: int | None
+    open_subtasks: int
     created_at: datetime
     updated_at: datetime
     deleted_at: datetime | None
@@ -274,14 +330,39 @@ class CompletionPublic(BaseModel):
     recurrence_note: str | None = None
 
 
+class TaskList(BaseModel):
+    """The tasks a batch tool changed, in the order asked."""
+
+    tasks: list[TaskPublic]
+
+
+class BatchCompletion(BaseModel):
+    """Completed tasks and the next occurrences of the recurring ones."""
+
+    tasks: list[TaskPublic]
+    next_occurrences: list[TaskPublic]
+
+
+class RankedTask(BaseModel):
+    task: TaskPublic
+    reasons: list[str]
+
+
+class NextTasks(BaseModel):
+    """What to do next, most pressing first, each with why."""
+
+    tasks: list[RankedTask]
+
+
 class TaskAlert(SQLModel, table=True):
-    """One fired deadline alert; the unique key makes each alert fire once per due time."""
+    """One fired deadline alert; the unique key makes each fire once: a stage ("due",
+    "overdue", "reminder:<id>") at one fire time (a new due time moves it)."""
 
     __tablename__ = "task_alerts"
-    __table_args__ = (UniqueConstraint("task_id", "kind", "due", name="uq_task_alerts_key"),)
+    __table_args__ = (UniqueConstraint("task_id", "stage", "fire_at", name="uq_task_alerts_stage"),)
 
     id: int | None = Field(default=None, primary_key=True)
     task_id: int = Field(foreign_key="tasks.id", index=True)
-    kind: str = Field(max_length=16)
-    due: datetime = Field(sa_type=UTCDateTime)
+    stage: str = Field(max_length=24)
+    fire_at: datetime = Field(sa_type=UTCDateTime)
     fired_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

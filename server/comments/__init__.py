@@ -1,0 +1,1 @@
+"""Comments appended to a task."""
