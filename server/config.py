@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     # know an event id when the event can be delivered again: keep it at least the topics'
     # retention on Kafka (168 hours by default).
     event_retention_hours: int = Field(default=168, ge=1, le=24 * 365 * 10)
+    # How long the activity of tasks and projects stays readable.
+    activity_retention_days: int = Field(default=90, ge=1, le=365 * 100)
 
     # HS256 with a short secret is guessable offline from one token: at least 32 bytes.
     auth_jwt_secret: SecretStr | None = None

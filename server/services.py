@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from server.activity.service import ActivityService
 from server.calendar.service import CalendarService
+from server.comments.service import CommentService
 from server.config import Settings
 from server.conversations.service import ConversationService
 from server.db import Database
@@ -18,6 +20,7 @@ from server.notifications.service import NotificationService
 from server.oauth.documents import MetadataDocuments
 from server.oauth.service import OAuthService
 from server.observability import Metrics
+from server.projects.service import ProjectService
 from server.tasks.alerts import AlertPolicy
 from server.tasks.deadlines import DeadlineService
 from server.tasks.service import TaskService
@@ -34,6 +37,9 @@ class Services:
     metrics: Metrics
     users: UserService
     tasks: TaskService
+    projects: ProjectService
+    comments: CommentService
+    activity: ActivityService
     deadlines: DeadlineService
     notifications: NotificationService
     conversations: ConversationService
@@ -59,8 +65,11 @@ def build_services(
         db=db,
         topics=topics,
         metrics=metrics,
-        users=UserService(db=db, jwt_secret=jwt_secret),
+        users=UserService(db=db, topics=topics, jwt_secret=jwt_secret),
         tasks=tasks,
+        projects=ProjectService(topics=topics, tasks=tasks),
+        comments=CommentService(db=db, topics=topics),
+        activity=ActivityService(db=db),
         deadlines=DeadlineService(db=db, topics=topics, policy=alerts),
         notifications=NotificationService(db=db, topics=topics),
         conversations=ConversationService(db=db, history_chars=settings.agent_history_chars),

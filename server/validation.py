@@ -48,6 +48,37 @@ def parse_model(model: type[M], data: Any) -> M:
         raise describe(exc.errors()[0]) from None
 
 
+def parse_each(model: type[M], items: list[Any], field: str) -> list[M]:
+    """Validate each of `items` as `model`; the error names the item: `tasks[3].due: ...`."""
+    parsed = []
+    for index, item in enumerate(items):
+        try:
+            parsed.append(model.model_validate(item))
+        except ValidationError as exc:
+            failed = describe(exc.errors()[0])
+            inner = "" if failed.field == "body" else f".{failed.field}"
+            raise ValidationFailed(f"{field}[{index}]{inner}", failed.rule) from None
+    return parsed
+
+
+def inline_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """`model`'s JSON schema with its `$defs` put in place, to nest inside another schema."""
+    schema = model.model_json_schema()
+    defs = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return resolve(defs[ref.removeprefix("#/$defs/")])
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        return node
+
+    return resolve(schema)
+
+
 def no_nul(field: str, value: str) -> str:
     """PostgreSQL cannot store NUL characters: refuse them on every engine alike."""
     if "\x00" in value:

@@ -38,6 +38,7 @@ for _name in list(os.environ):
         "EVENT",
         "PUBLIC",
         "OAUTH",
+        "ACTIVITY",
     }:
         del os.environ[_name]
 

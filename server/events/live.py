@@ -1,4 +1,5 @@
-"""Live pushes: a per-user, in-process fan-out of task and notification events.
+"""Live pushes: a per-user, in-process fan-out of task, project, comment and notification
+events.
 
 `LiveHub` hands each open `GET /api/events` stream a bounded queue; a stream that falls
 too far behind is closed (the browser's EventSource reconnects and the page reloads its
@@ -69,11 +70,15 @@ class LiveHub:
 
 
 def to_live_event(envelope: Envelope) -> LiveEvent | None:
-    """The push for a task or notification event; None for other events."""
+    """The push for a task, project, comment or notification event; None for other events."""
     kind = envelope.get("type", "")
     data = envelope.get("data") or {}
     if kind.startswith("task.") and "task" in data:
         return LiveEvent(envelope["id"], "task", {"type": kind, "task": data["task"]})
+    if kind.startswith("project.") and "project" in data:
+        return LiveEvent(envelope["id"], "project", {"type": kind, "project": data["project"]})
+    if kind == "comment.added" and "comment" in data:
+        return LiveEvent(envelope["id"], "comment", {"type": kind, "comment": data["comment"]})
     if kind == "notification.created":
         return LiveEvent(envelope["id"], "notification", {"notification": data["notification"]})
     return None

@@ -21,8 +21,9 @@ router = APIRouter(prefix="/api", tags=["events"])
 async def events(
     request: Request, services: ServicesDep, live: LiveDep, user: StreamUser
 ) -> StreamingResponse:
-    """`event: task` `{type, task}` and `event: notification` `{notification}`; comments
-    keep the connection alive. The stream ends once its token is revoked or expires."""
+    """`event: task` `{type, task}`, `event: project` `{type, project}`, `event: comment`
+    `{type, comment}` and `event: notification` `{notification}`; SSE comments keep the
+    connection alive. The stream ends once its token is revoked or expires."""
     token = stream_token(request)
     return StreamingResponse(
         stream(live, user.id, lambda: services.users.authenticate(token)),

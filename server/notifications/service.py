@@ -14,7 +14,10 @@ from server.db import Database, is_row_id, utcnow
 from server.errors import NotFound, ValidationFailed
 from server.events.outbox import Topics, add_event
 from server.notifications.models import Notification, NotificationPublic
+from server.projects.models import Project
+from server.tasks.models import Task
 from server.tasks.queries import owned_task
+from server.tasks.reminders import TaskReminder, fires_at
 from server.users.models import User
 
 MAX_LIMIT = 200
@@ -75,9 +78,11 @@ class NotificationService:
     ) -> Notification | None:
         """Store the notification a deadline alert asks for, and its `notification.created`
         event, in `session`'s transaction. None when the alert went stale (the task was
-        completed, deleted or rescheduled since). `email`: whether email is configured."""
+        completed, deleted or rescheduled since, its reminder changed, or its project
+        archived). `email`: whether email is configured."""
         data = envelope["data"]
-        due = datetime.fromisoformat(data["due"])
+        due = data["due"] and datetime.fromisoformat(data["due"])
+        fire_at = datetime.fromisoformat(data["fire_at"])
         try:
             task = await owned_task(
                 session,
@@ -88,11 +93,11 @@ class NotificationService:
             )
         except NotFound:
             return None
-        if task.completed or task.due != due:
+        if task.completed or not await self._still_due(session, task, data, due, fire_at):
             return None
         user = await session.get(User, task.user_id)
         kind = ALERT_KINDS[envelope["type"]]
-        title, body = alert_text(kind, task.title, due, user.timezone)
+        title, body = alert_text(kind, task.title, due or fire_at, user.timezone, due is None)
         notification = Notification(
             user_id=user.id,
             task_id=task.id,
@@ -118,10 +123,37 @@ class NotificationService:
         return notification
 
 
-def alert_text(kind: str, task_title: str, due: datetime, timezone: str) -> tuple[str, str]:
-    """The title and body of an alert's notification, with the due time in the user's zone."""
-    local = due.astimezone(ZoneInfo(timezone)).strftime("%a %d %b %Y %H:%M")
+    @staticmethod
+    async def _still_due(
+        session: AsyncSession,
+        task: Task,
+        data: dict[str, Any],
+        due: datetime | None,
+        fire_at: datetime,
+    ) -> bool:
+        """Whether the alert still stands: same due time, or the same reminder time."""
+        project = await session.get(Project, task.project_id)
+        if project is None or project.archived:
+            return False
+        if "reminder_id" in data:
+            reminder = await session.get(TaskReminder, int(data["reminder_id"]))
+            return (
+                reminder is not None
+                and reminder.task_id == task.id
+                and fires_at(reminder, task.due) == fire_at
+            )
+        return task.due == due
+
+
+def alert_text(
+    kind: str, task_title: str, when_at: datetime, timezone: str, undated: bool = False
+) -> tuple[str, str]:
+    """The title and body of an alert's notification, with the due time (or, for a reminder
+    of a task without one, the reminder's time) in the user's zone."""
+    local = when_at.astimezone(ZoneInfo(timezone)).strftime("%a %d %b %Y %H:%M")
     when = f"{local} ({timezone})"
+    if kind == "reminder" and undated:
+        return f"Reminder: {task_title}", f"Reminder set for {when}."
     if kind == "reminder":
         return f"Reminder: {task_title}", f"Due {when}."
     if kind == "due":

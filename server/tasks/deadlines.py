@@ -1,13 +1,15 @@
 """Deadline alerts: the reminder, due and overdue alerts whose time has passed, fired once.
 
 Each task keeps the time of its next alert (`next_alert_at`, indexed), so finding what is
-due reads only the tasks that are due: the cost follows the number due, not the number
-stored. For each it fires the latest stage that has passed (after downtime the earlier ones
-are skipped), records it in `task_alerts` (unique per task, stage and due time, so it fires
-once however many schedulers run) and writes the alert event to the outbox, all in one
-transaction with advancing the task's `last_alert` and `next_alert_at`. On PostgreSQL
-concurrent schedulers claim disjoint tasks with FOR UPDATE SKIP LOCKED; on SQLite writers
-take turns anyway. The scheduler (server/workers/scheduler.py) runs this on a timer.
+due reads only the tasks that are due, and then only their reminders: the cost follows the
+number due, not the number stored. For each it fires the latest stage that has passed
+(after downtime the earlier ones are passed over), records it in `task_alerts` (unique per
+task, stage and fire time, so it fires once however many schedulers run) and writes the
+alert event to the outbox, all in one transaction with marking the passed stages and
+advancing the task's `next_alert_at`. On PostgreSQL concurrent schedulers claim disjoint
+tasks with FOR UPDATE SKIP LOCKED; on SQLite writers take turns anyway. Tasks of archived
+projects have no `next_alert_at`, so they raise nothing. The scheduler
+(server/workers/scheduler.py) runs this on a timer.
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.db import Database
 from server.events.models import OutboxEvent
 from server.events.outbox import Topics, event_row
-from server.tasks.alerts import AlertPolicy
+from server.tasks.alerts import AlertPolicy, Stage
 from server.tasks.models import AlertKind, Task, TaskAlert
+from server.tasks.queries import by_task
+from server.tasks.reminders import TaskReminder
 
 EVENT_TYPES = {
     AlertKind.reminder: "reminder.due",
@@ -59,25 +63,38 @@ class DeadlineService:
         fired = Fired()
         async with self.db.transaction() as session:
             tasks = list(await session.scalars(self.due_query(now, limit)))
-            # Detached, so computing their next stage flushes nothing: one bulk UPDATE below.
+            ids = [task.id for task in tasks]
+            reminders = by_task(
+                await session.scalars(select(TaskReminder).where(TaskReminder.task_id.in_(ids)))
+                if ids
+                else []
+            )
+            # Detached, so computing their next stage flushes nothing: bulk UPDATEs below.
             session.expunge_all()
-            stages = {task.id: self.policy.latest_due_stage(task, now) for task in tasks}
-            new = await self._record_alerts(session, tasks, stages, now)
-            events, changes = [], []
+            passed = {t.id: self.policy.passed(t, reminders.get(t.id, []), now) for t in tasks}
+            new = await self._record_alerts(session, passed, now)
+            events, task_changes, reminder_changes = [], [], []
             for task in tasks:
-                kind = stages[task.id]
-                if kind is not None and (task.id, kind) in new:
-                    events.append(self._event(task, kind))
+                stages = passed[task.id]
+                latest = stages[-1] if stages else None
+                if latest is not None and (task.id, latest.key) in new:
+                    events.append(self._event(task, latest))
                 else:  # already fired by another scheduler, or the alert time was stale
                     fired.skipped += 1
-                if kind is not None:
-                    task.last_alert = kind.value
-                next_alert_at = self.policy.next_alert_at(task)
-                changes.append(
+                for stage in stages:
+                    if stage.reminder is not None:
+                        stage.reminder.fired_at = now
+                        reminder_changes.append({"id": stage.reminder.id, "fired_at": now})
+                    else:
+                        task.last_alert = stage.kind.value
+                next_alert_at = self.policy.next_alert_at(task, reminders.get(task.id, []))
+                task_changes.append(
                     {"id": task.id, "last_alert": task.last_alert, "next_alert_at": next_alert_at}
                 )
-            if changes:
-                await session.execute(update(Task), changes)
+            if task_changes:
+                await session.execute(update(Task), task_changes)
+            if reminder_changes:
+                await session.execute(update(TaskReminder), reminder_changes)
             if events:
                 await session.execute(insert(OutboxEvent), events)
         fired.found = len(tasks)
@@ -85,39 +102,37 @@ class DeadlineService:
         return fired
 
     async def _record_alerts(
-        self,
-        session: AsyncSession,
-        tasks: list[Task],
-        stages: dict[int, AlertKind | None],
-        now: datetime,
-    ) -> set[tuple[int, AlertKind]]:
-        """Insert the alert keys; returns those that were new (not fired before)."""
+        self, session: AsyncSession, passed: dict[int, list[Stage]], now: datetime
+    ) -> set[tuple[int, str]]:
+        """Insert the keys of the alerts to fire; returns those that were new."""
         rows = [
-            {"task_id": task.id, "kind": stages[task.id].value, "due": task.due, "fired_at": now}
-            for task in tasks
-            if stages[task.id] is not None
+            {"task_id": task_id, "stage": s[-1].key, "fire_at": s[-1].fire_at, "fired_at": now}
+            for task_id, s in passed.items()
+            if s
         ]
         if not rows:
             return set()
         table = TaskAlert.__table__
         dialect = sqlite if self.db.is_sqlite else postgresql
         stmt = (
-            dialect.insert(table).on_conflict_do_nothing().returning(table.c.task_id, table.c.kind)
+            dialect.insert(table).on_conflict_do_nothing().returning(table.c.task_id, table.c.stage)
         )
-        return {(task_id, AlertKind(kind)) for task_id, kind in await session.execute(stmt, rows)}
+        return set(map(tuple, await session.execute(stmt, rows)))
 
-    def _event(self, task: Task, kind: AlertKind) -> dict:
-        fire_at = dict(self.policy.stages(task))[kind]
+    def _event(self, task: Task, stage: Stage) -> dict:
+        data = {
+            "user_id": task.user_id,
+            "task_id": task.id,
+            "title": task.title,
+            "due": task.due and task.due.isoformat(),
+            "fire_at": stage.fire_at.isoformat(),
+        }
+        if stage.reminder is not None:
+            data["reminder_id"] = stage.reminder.id
         return event_row(
             topic=self.topics.reminders,
-            type=EVENT_TYPES[kind],
+            type=EVENT_TYPES[stage.kind],
             user_id=task.user_id,
             subject=f"task/{task.id}",
-            data={
-                "user_id": task.user_id,
-                "task_id": task.id,
-                "title": task.title,
-                "due": task.due.isoformat(),
-                "fire_at": fire_at.isoformat(),
-            },
+            data=data,
         )

@@ -14,9 +14,10 @@ from sqlalchemy import ColumnElement, func, literal, or_, select, tuple_
 from server.db import Database, utcnow
 from server.errors import ValidationFailed
 from server.paging import decode_cursor, encode_cursor
+from server.projects.queries import not_in_archived
 from server.tasks.dates import resolve_due
-from server.tasks.models import LIST_LIMIT_MAX, Sort, Status, Task, TaskPage, TaskPublic, TaskQuery
-from server.tasks.queries import PUBLIC_COLUMNS
+from server.tasks.models import LIST_LIMIT_MAX, Sort, Status, Task, TaskPage, TaskQuery
+from server.tasks.queries import PUBLIC_COLUMNS, public_from, read_reminders
 from server.tasks.rules import normalize_tags
 from server.users.models import User
 from server.validation import no_nul
@@ -26,9 +27,15 @@ CURSOR_KINDS = {Sort.due: "di", Sort.priority: "idi", Sort.title: "si", Sort.cre
 
 
 async def list_page(
-    db: Database, *, user: User, query: TaskQuery, overdue_after_minutes: int
+    db: Database,
+    *,
+    user: User,
+    query: TaskQuery,
+    project_id: int | None,
+    overdue_after_minutes: int,
 ) -> TaskPage:
-    """One page of the user's tasks; `next_cursor` continues after its last task."""
+    """One page of the user's tasks (of `project_id` when given, resolved from
+    `query.project`); `next_cursor` continues after its last task."""
     if not 1 <= query.limit <= LIST_LIMIT_MAX:
         raise ValidationFailed("limit", f"must be between 1 and {LIST_LIMIT_MAX}")
     sort = Sort(query.sort)
@@ -38,7 +45,12 @@ async def list_page(
         # The cursor carries the database's own lower(title): Python's lower() differs
         # from SQLite's (ASCII only) and PostgreSQL's on non-ASCII titles.
         columns = [*PUBLIC_COLUMNS, keys[0].label("title_key")]
-    stmt = select(*columns).where(*filters(user, query, overdue_after_minutes))
+    where = filters(user, query, overdue_after_minutes)
+    if project_id is not None:
+        where.append(Task.project_id == project_id)
+    elif query.parent_id is None:
+        where.append(not_in_archived(Task.project_id, user.id))  # hidden unless asked for
+    stmt = select(*columns).where(*where)
     if query.cursor:
         values = decode_cursor(query.cursor, sort.value, CURSOR_KINDS[sort])
         row = tuple_(*keys)
@@ -46,11 +58,16 @@ async def list_page(
         stmt = stmt.where(row < bound if descending else row > bound)
     order = [k.desc() if descending else k.asc() for k in keys]
     stmt = stmt.order_by(*order).limit(query.limit + 1)
-    rows = await db.run(lambda conn: conn.execute(stmt).all())
+
+    def read(conn):
+        rows = conn.execute(stmt).all()[: query.limit + 1]
+        return rows, read_reminders(conn, [row.id for row in rows[: query.limit]])
+
+    rows, reminders = await db.run(read)
     more = len(rows) > query.limit
     rows = rows[: query.limit]
     cursor = encode_cursor(sort.value, sort_values(rows[-1], sort)) if more and rows else None
-    tasks = [TaskPublic.model_validate(row._mapping) for row in rows]
+    tasks = [public_from(row._mapping, reminders.get(row.id, [])) for row in rows]
     return TaskPage(tasks=tasks, next_cursor=cursor)
 
 
@@ -67,6 +84,8 @@ def filters(user: User, query: TaskQuery, overdue_after_minutes: int) -> list[Co
         found.append(Task.completed.is_(True))
     if query.priority is not None:
         found.append(Task.priority == query.priority.value)
+    if query.parent_id is not None:
+        found.append(Task.parent_id == query.parent_id)
     if query.tag is not None:
         try:
             tag = normalize_tags([query.tag])[0].lower()

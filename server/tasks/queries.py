@@ -4,27 +4,53 @@ its cache key costs more than running it) and run on `Database.run`."""
 
 from __future__ import annotations
 
-from typing import TypeVar
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db import Database, check_id
 from server.errors import NotFound
 from server.tasks.models import Task, TaskPublic
+from server.tasks.reminders import TaskReminder, remind_before
+from server.tasks.reminders import to_public as reminder_public
 
 TASKS = Task.__table__
+REMINDERS = TaskReminder.__table__
+CHILD = TASKS.alias("child")
 R = TypeVar("R")
 
+# How many open subtasks a task has, per listed row (read from ix_tasks_parent_list).
+OPEN_SUBTASKS = (
+    select(func.count())
+    .select_from(CHILD)
+    .where(
+        CHILD.c.parent_id == TASKS.c.id,
+        CHILD.c.deleted_at.is_(None),
+        CHILD.c.completed.is_(False),
+    )
+    .correlate(TASKS)
+    .scalar_subquery()
+    .label("open_subtasks")
+)
+# Public fields that are not columns: made from the reminders and the subtasks.
+DERIVED = {"remind_before_minutes", "reminders", "open_subtasks"}
 # What a read returns: the public fields plus the sort keys a listing's cursor is made of.
 PUBLIC_COLUMNS = [
-    *(TASKS.c[name] for name in TaskPublic.model_fields),
+    *(TASKS.c[name] for name in TaskPublic.model_fields if name not in DERIVED),
+    OPEN_SUBTASKS,
     TASKS.c.due_sort,
     TASKS.c.priority_rank,
 ]
 
 GET_TASK = select(*PUBLIC_COLUMNS).where(
     TASKS.c.id == bindparam("id"), TASKS.c.user_id == bindparam("user_id")
+)
+REMINDERS_OF = (
+    select(REMINDERS)
+    .where(REMINDERS.c.task_id.in_(bindparam("ids", expanding=True)))
+    .order_by(REMINDERS.c.task_id, REMINDERS.c.id)
 )
 
 
@@ -37,6 +63,34 @@ def visible(row: R | None, task_id: int, include_deleted: bool) -> R:
     if row is None or (row.deleted_at is not None and not include_deleted):
         raise task_not_found(task_id)
     return row
+
+
+def by_task(reminders: Iterable[Any]) -> dict[int, list[Any]]:
+    grouped: dict[int, list[Any]] = {}
+    for reminder in reminders:
+        grouped.setdefault(reminder.task_id, []).append(reminder)
+    return grouped
+
+
+def read_reminders(conn: Connection, task_ids: Sequence[int]) -> dict[int, list[Any]]:
+    """The reminders of these tasks (Core rows), by task, in a `Database.run` unit."""
+    if not task_ids:
+        return {}
+    return by_task(conn.execute(REMINDERS_OF, {"ids": list(task_ids)}).all())
+
+
+def public_from(fields: Mapping[str, Any], reminders: list[Any]) -> TaskPublic:
+    """A task's public form from its columns (a row or a dict) and its reminders."""
+    data = dict(fields)
+    data["reminders"] = [reminder_public(r, data["due"]) for r in reminders]
+    data["remind_before_minutes"] = remind_before(reminders)
+    return TaskPublic.model_validate(data)
+
+
+def public_task(task: Task, reminders: list[TaskReminder], open_subtasks: int) -> TaskPublic:
+    fields = {name: getattr(task, name) for name in TaskPublic.model_fields if name not in DERIVED}
+    fields["open_subtasks"] = open_subtasks
+    return public_from(fields, reminders)
 
 
 async def owned_task(
@@ -57,13 +111,47 @@ async def owned_task(
     return visible(await session.scalar(stmt), task_id, include_deleted)
 
 
+async def reminders_of(session: AsyncSession, task_ids: Sequence[int]) -> dict[int, list]:
+    """The reminder rows (ORM) of these tasks, by task."""
+    if not task_ids:
+        return {}
+    found = await session.scalars(
+        select(TaskReminder)
+        .where(TaskReminder.task_id.in_(list(task_ids)))
+        .order_by(TaskReminder.task_id, TaskReminder.id)
+    )
+    return by_task(found)
+
+
+async def open_subtask_counts(session: AsyncSession, task_ids: Sequence[int]) -> dict[int, int]:
+    if not task_ids:
+        return {}
+    rows = await session.execute(
+        select(Task.parent_id, func.count())
+        .where(
+            Task.parent_id.in_(list(task_ids)),
+            Task.deleted_at.is_(None),
+            Task.completed.is_(False),
+        )
+        .group_by(Task.parent_id)
+    )
+    return dict(rows.all())
+
+
+async def children(session: AsyncSession, db: Database, parent_ids: Sequence[int]) -> list[Task]:
+    """The direct subtasks of these tasks (deleted ones too), locked for the transaction."""
+    if not parent_ids:
+        return []
+    stmt = select(Task).where(Task.parent_id.in_(list(parent_ids))).order_by(Task.id)
+    return list(await session.scalars(db.for_update(stmt)))
+
+
 async def following(session: AsyncSession, task: Task) -> Task | None:
     """The occurrence created after completing `task`, if any."""
     return await session.scalar(select(Task).where(Task.occurrence_of == task.id))
 
 
-async def by_idempotency_key(db: Database, user_id: int, key: str) -> Task | None:
-    async with db.session() as session:
-        return await session.scalar(
-            select(Task).where(Task.user_id == user_id, Task.idempotency_key == key)
-        )
+async def by_idempotency_key(session: AsyncSession, user_id: int, key: str) -> Task | None:
+    return await session.scalar(
+        select(Task).where(Task.user_id == user_id, Task.idempotency_key == key)
+    )

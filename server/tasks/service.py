@@ -1,61 +1,59 @@
 """The task service: every task change (tools, REST, workers) goes through here.
 
-Each public method is one unit of work: the change and its outbox event commit together.
-Reads are `get_task` and `list_tasks` (the listing itself is in server/tasks/listing.py).
+Each public method is one unit of work (a `TaskWork`, server/tasks/work.py, on one
+transaction): the change, its events and its activity commit together. The batch methods
+run all their items in one unit, so one bad item changes nothing, and its error names the
+item and the field (`tasks[3].due: ...`). Reads are `get_task`, `list_tasks` (the listing is
+in server/tasks/listing.py) and `whats_next` (server/tasks/ranking.py).
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.db import Database, check_id, utcnow
-from server.errors import NotFound, ValidationFailed
-from server.events.outbox import Topics, add_event
+from server.db import Database, check_id
+from server.errors import Conflict, NotFound, ValidationFailed
+from server.events.outbox import Topics
 from server.observability import Metrics
+from server.projects.queries import ProjectLookup
 from server.tasks import queries
 from server.tasks.alerts import AlertPolicy
-from server.tasks.dates import resolve_due
 from server.tasks.idempotency import InFlight, check_key, fingerprint, replayed
 from server.tasks.listing import list_page
 from server.tasks.models import (
-    NO_DUE,
+    BATCH_MAX,
+    BatchCompletion,
     CompletionPublic,
-    Task,
-    TaskBase,
+    NewTask,
+    NextTasks,
+    TaskChange,
     TaskCreate,
     TaskPage,
     TaskPublic,
     TaskQuery,
     TaskUpdate,
 )
-from server.tasks.recurrence import (
-    check_schedule,
-    following_rule,
-    next_occurrence,
-    normalize_rule,
-)
-from server.tasks.rules import PRIORITY_RANK, clean_title, normalize_tags, tags_key
+from server.tasks.ranking import rank_next
+from server.tasks.work import TaskWork
 from server.users.models import User
-from server.validation import no_nul
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class Next:
-    """A completed task's next occurrence, or why there is none (`note`)."""
-
-    task: Task | None
-    note: str | None = None
+def check_batch(field: str, items: Sequence[object]) -> None:
+    if not 1 <= len(items) <= BATCH_MAX:
+        raise ValidationFailed(field, f"give 1 to {BATCH_MAX} items (got {len(items)})")
 
 
-def to_public(task: Task) -> TaskPublic:
-    return TaskPublic.model_validate(task, from_attributes=True)
+def digest_of(item: TaskCreate) -> str:
+    """The fingerprint of a new task's request, its idempotency key left out."""
+    fields = item.model_dump(exclude_unset=True, exclude={"idempotency_key"})
+    return fingerprint(TaskCreate.model_validate(fields))
 
 
 class TaskService:
@@ -70,6 +68,17 @@ class TaskService:
         self.metrics = metrics
         self._in_flight = InFlight()
 
+    def work_on(self, session: AsyncSession, user: User) -> TaskWork:
+        """A unit of work on `session`'s transaction (the caller calls `finish` before commit)."""
+        return TaskWork(session, db=self.db, user=user, policy=self.alerts, topics=self.topics)
+
+    @asynccontextmanager
+    async def _unit(self, user: User) -> AsyncIterator[TaskWork]:
+        async with self.db.transaction() as session:
+            work = self.work_on(session, user)
+            yield work
+            await work.finish()
+
     # -- writes ---------------------------------------------------------------
 
     async def create_task(
@@ -78,95 +87,125 @@ class TaskService:
         """Create a task; a repeated `idempotency_key` returns the task it first created
         (server/tasks/idempotency.py)."""
         if idempotency_key is None:
-            return to_public(await self._create(user, data))
+            async with self._unit(user) as work:
+                task = await work.create(data)
+            self._count_created(1)
+            return work.publics[task.id]
         check_key(idempotency_key)
         digest = fingerprint(data)
         with self._in_flight.claim(user.id, idempotency_key):
-            existing = await queries.by_idempotency_key(self.db, user.id, idempotency_key)
-            if existing is not None:
-                return to_public(replayed(existing, digest))
             try:
-                task = await self._create(user, data, key=idempotency_key, digest=digest)
+                async with self._unit(user) as work:
+                    task = await work.create(data, idempotency_key=idempotency_key, digest=digest)
             except IntegrityError:  # created meanwhile by another process
-                existing = await queries.by_idempotency_key(self.db, user.id, idempotency_key)
+                async with self.db.session() as session:
+                    existing = await queries.by_idempotency_key(session, user.id, idempotency_key)
                 if existing is None:
                     raise
-                return to_public(replayed(existing, digest))
-        return to_public(task)
+                replayed(existing, digest)
+                return await self.get_task(user=user, task_id=existing.id)
+        self._count_created(1)
+        return work.publics[task.id]
 
-    async def _create(
-        self, user: User, data: TaskCreate, *, key: str | None = None, digest: str | None = None
-    ) -> Task:
-        task = Task(user_id=user.id, title="", idempotency_key=key, idempotency_fingerprint=digest)
-        self._apply(task, data, user, fields=data.model_fields_set | {"title"})
-        async with self.db.transaction() as session:
-            session.add(task)
-            await session.flush()
-            self._emit(session, "task.created", task)
-        if self.metrics:
-            self.metrics.tasks_created.inc()
-        return task
+    async def create_tasks(self, *, user: User, items: Sequence[NewTask]) -> list[TaskPublic]:
+        """Create 1-50 tasks at once, all or none."""
+        check_batch("tasks", items)
+        try:
+            async with self._unit(user) as work:
+                created = []
+                for index, item in enumerate(items):
+                    with work.item(f"tasks[{index}]"):
+                        key = item.idempotency_key
+                        if key is not None:
+                            check_key(key)
+                        digest = key and digest_of(item)
+                        created.append(await work.create(item, idempotency_key=key, digest=digest))
+        except IntegrityError:
+            raise Conflict("an idempotency key of this batch was used meanwhile; retry") from None
+        self._count_created(len(created))
+        return [work.publics[task.id] for task in created]
 
     async def update_task(self, *, user: User, task_id: int, data: TaskUpdate) -> TaskPublic:
         """Change the fields present in `data`; rescheduling re-arms alerts, keeps recurrence."""
-        fields = data.model_fields_set
-        if not fields:
-            raise ValidationFailed("body", "give at least one field to change")
-        if "title" in fields and data.title is None:
-            raise ValidationFailed("title", "cannot be null")
-        async with self.db.transaction() as session:
-            task = await self._owned(session, user, task_id, include_deleted=False)
-            self._apply(task, data, user, fields=fields)
-            self._touch(session, task, "task.updated")
-            return to_public(task)
+        async with self._unit(user) as work:
+            task = await work.load(task_id, include_deleted=False)
+            await work.update(task, data)
+        return work.publics[task.id]
+
+    async def update_tasks(self, *, user: User, items: Sequence[TaskChange]) -> list[TaskPublic]:
+        """Change 1-50 tasks at once, all or none."""
+        check_batch("updates", items)
+        async with self._unit(user) as work:
+            changed = []
+            for index, item in enumerate(items):
+                with work.item(f"updates[{index}]"):
+                    task = await work.load(item.task_id, include_deleted=False)
+                    await work.update(task, TaskUpdate(**item.changes()))
+                    changed.append(task)
+        return [work.publics[task.id] for task in changed]
 
     async def complete_task(self, *, user: User, task_id: int) -> CompletionPublic:
-        """Complete a task; a recurring one gets exactly one next occurrence."""
-        async with self.db.transaction() as session:
-            task = await self._owned(session, user, task_id, include_deleted=False)
-            if task.completed:
-                return self._completion(task, Next(await queries.following(session, task)))
-            task.completed = True
-            task.completed_at = utcnow()
-            self._touch(session, task, "task.completed")
-            following = await self._next_occurrence(session, task, user)
-        if self.metrics:
+        """Complete a task and its open subtasks; a recurring one gets one next occurrence."""
+        async with self._unit(user) as work:
+            task = await work.load(task_id, include_deleted=False)
+            was_open = not task.completed
+            following = await work.complete(task)
+        if was_open and self.metrics:
             self.metrics.tasks_completed.inc()
-        return self._completion(task, following)
-
-    @staticmethod
-    def _completion(task: Task, following: Next) -> CompletionPublic:
         return CompletionPublic(
-            task=to_public(task),
-            next_occurrence=following.task and to_public(following.task),
+            task=work.publics[task.id],
+            next_occurrence=following.task and work.publics[following.task.id],
             recurrence_note=following.note,
         )
 
+    async def complete_tasks(self, *, user: User, task_ids: Sequence[int]) -> BatchCompletion:
+        """Complete 1-50 tasks at once, all or none."""
+        check_batch("task_ids", task_ids)
+        async with self._unit(user) as work:
+            done, following = [], []
+            for index, task_id in enumerate(task_ids):
+                with work.item(f"task_ids[{index}]"):
+                    task = await work.load(task_id, include_deleted=False)
+                    following.append((await work.complete(task)).task)
+                    done.append(task)
+        if self.metrics:
+            self.metrics.tasks_completed.inc(len(done))
+        return BatchCompletion(
+            tasks=[work.publics[task.id] for task in done],
+            next_occurrences=[work.publics[t.id] for t in dict.fromkeys(following) if t],
+        )
+
     async def reopen_task(self, *, user: User, task_id: int) -> TaskPublic:
-        async with self.db.transaction() as session:
-            task = await self._owned(session, user, task_id, include_deleted=False)
-            if task.completed:
-                task.completed = False
-                task.completed_at = None
-                self._touch(session, task, "task.reopened")
-            return to_public(task)
+        async with self._unit(user) as work:
+            task = await work.load(task_id, include_deleted=False)
+            work.reopen(task)
+        return work.publics[task.id]
 
     async def delete_task(self, *, user: User, task_id: int) -> TaskPublic:
-        """Soft-delete: the task leaves every list but can be restored."""
-        async with self.db.transaction() as session:
-            task = await self._owned(session, user, task_id, include_deleted=True)
-            if task.deleted_at is None:
-                task.deleted_at = utcnow()
-                self._touch(session, task, "task.deleted")
-            return to_public(task)
+        """Soft-delete a task with its subtasks: they leave every list but can be restored."""
+        async with self._unit(user) as work:
+            task = await work.load(task_id, include_deleted=True)
+            await work.delete(task)
+        return work.publics[task.id]
+
+    async def delete_tasks(self, *, user: User, task_ids: Sequence[int]) -> list[TaskPublic]:
+        """Delete 1-50 tasks at once, all or none."""
+        check_batch("task_ids", task_ids)
+        async with self._unit(user) as work:
+            gone = []
+            for index, task_id in enumerate(task_ids):
+                with work.item(f"task_ids[{index}]"):
+                    task = await work.load(task_id, include_deleted=True)
+                    await work.delete(task)
+                    gone.append(task)
+        return [work.publics[task.id] for task in gone]
 
     async def restore_task(self, *, user: User, task_id: int) -> TaskPublic:
-        async with self.db.transaction() as session:
-            task = await self._owned(session, user, task_id, include_deleted=True)
-            if task.deleted_at is not None:
-                task.deleted_at = None
-                self._touch(session, task, "task.restored")
-            return to_public(task)
+        """Bring back a deleted task and the subtasks deleted with it."""
+        async with self._unit(user) as work:
+            task = await work.load(task_id, include_deleted=True)
+            await work.restore(task)
+        return work.publics[task.id]
 
     async def ensure_next_occurrence(
         self, *, session: AsyncSession, user_id: int, task_id: int
@@ -178,15 +217,19 @@ class TaskService:
         user = await session.get(User, user_id)
         if user is None:
             return None
+        work = self.work_on(session, user)
         try:
             # Locked: waits for a concurrent completion to commit.
-            task = await queries.owned_task(
-                session, self.db, user_id=user_id, task_id=task_id, include_deleted=True, lock=True
-            )
+            task = await work.load(task_id, include_deleted=True)
         except NotFound:
             return None
-        following = (await self._next_occurrence(session, task, user)).task
-        return following and to_public(following)
+        following = (await work.next_occurrence(task)).task
+        await work.finish()
+        return following and work.publics[following.id]
+
+    def _count_created(self, count: int) -> None:
+        if self.metrics:
+            self.metrics.tasks_created.inc(count)
 
     # -- reads ----------------------------------------------------------------
 
@@ -196,110 +239,37 @@ class TaskService:
         # Core and `Database.run`, like listing: reading one task is the other hot path.
         check_id(task_id, queries.task_not_found)
         params = {"id": task_id, "user_id": user.id}
-        row = await self.db.run(lambda conn: conn.execute(queries.GET_TASK, params).first())
-        return TaskPublic.model_validate(queries.visible(row, task_id, include_deleted)._mapping)
+
+        def read(conn):
+            row = conn.execute(queries.GET_TASK, params).first()
+            return row, row and queries.read_reminders(conn, [task_id]).get(task_id, [])
+
+        row, reminders = await self.db.run(read)
+        row = queries.visible(row, task_id, include_deleted)
+        return queries.public_from(row._mapping, reminders)
 
     async def list_tasks(self, *, user: User, query: TaskQuery) -> TaskPage:
         """One page of the user's tasks; `next_cursor` continues after its last task."""
+        project_id = None
+        if query.project is not None:
+            async with self.db.session() as session:
+                project = await ProjectLookup(session, user.id).resolve(
+                    query.project, field="project"
+                )
+            project_id = project.id
+        if query.parent_id is not None:
+            try:
+                await self.get_task(user=user, task_id=query.parent_id)
+            except NotFound as exc:
+                raise ValidationFailed("parent_id", exc.message) from None
         return await list_page(
-            self.db, user=user, query=query, overdue_after_minutes=self.alerts.overdue_after_minutes
-        )
-
-    # -- helpers --------------------------------------------------------------
-
-    async def _owned(
-        self, session: AsyncSession, user: User, task_id: int, *, include_deleted: bool
-    ) -> Task:
-        return await queries.owned_task(
-            session,
             self.db,
-            user_id=user.id,
-            task_id=task_id,
-            include_deleted=include_deleted,
-            lock=True,
+            user=user,
+            query=query,
+            project_id=project_id,
+            overdue_after_minutes=self.alerts.overdue_after_minutes,
         )
 
-    async def _next_occurrence(self, session: AsyncSession, task: Task, user: User) -> Next:
-        """The occurrence after a completed recurring `task`, created once (unique key); or
-        none, and why, when the series ended or its stored rule cannot be expanded (the task
-        is completed all the same)."""
-        if not task.recurrence or not task.completed:
-            return Next(None)
-        existing = await queries.following(session, task)
-        if existing is not None:
-            return Next(existing)
-        base = task.due or task.completed_at or utcnow()
-        try:
-            rule = following_rule(task.recurrence)
-            due = rule and next_occurrence(task.recurrence, base, user.timezone)
-        except ValidationFailed as exc:
-            logger.warning("task %s completed without a next occurrence: %s", task.id, exc.rule)
-            return Next(None, f"No next occurrence: {exc.rule}")
-        if due is None:
-            return Next(None, "No next occurrence: the rule has no date after this one")
-        following = Task(
-            user_id=task.user_id,
-            title=task.title,
-            description=task.description,
-            priority=task.priority,
-            priority_rank=task.priority_rank,
-            tags=list(task.tags),
-            tags_key=task.tags_key,
-            due=due,
-            due_sort=due,
-            remind_before_minutes=task.remind_before_minutes,
-            recurrence=rule,
-            series_id=task.series_id,
-            occurrence_of=task.id,
-        )
-        following.next_alert_at = self.alerts.next_alert_at(following)
-        async with session.begin_nested():
-            session.add(following)
-            await session.flush()
-        self._emit(session, "task.created", following)
-        return Next(following)
-
-    def _apply(self, task: Task, data: TaskBase, user: User, *, fields: set[str]) -> None:
-        """Validate and copy the given fields of `data` onto `task`."""
-        if "title" in fields:
-            task.title = clean_title(data.title)
-        if "description" in fields:
-            task.description = data.description and no_nul("description", data.description)
-        if "priority" in fields:
-            task.priority = data.priority.value if data.priority else None
-            task.priority_rank = PRIORITY_RANK[data.priority]
-        if "tags" in fields:
-            task.tags = normalize_tags(data.tags or [])
-            task.tags_key = tags_key(task.tags)
-        if "recurrence" in fields:
-            task.recurrence = normalize_rule(data.recurrence) if data.recurrence else None
-            if task.recurrence and task.series_id is None:
-                task.series_id = str(uuid.uuid4())
-        if "remind_before_minutes" in fields:
-            task.remind_before_minutes = data.remind_before_minutes
-        if "due" in fields:
-            new_due = resolve_due(data.due, user.timezone) if data.due is not None else None
-            if new_due != task.due:
-                task.due = new_due
-                task.due_sort = new_due or NO_DUE
-                task.last_alert = None  # a new due time re-arms every stage
-        if task.recurrence and fields & {"recurrence", "due"}:
-            # Whether a rule matches, and expands, can depend on where it starts: check from
-            # the due time.
-            check_schedule(task.recurrence, task.due or utcnow(), user.timezone)
-        task.next_alert_at = self.alerts.next_alert_at(task)
-
-    def _touch(self, session: AsyncSession, task: Task, event_type: str) -> None:
-        task.updated_at = utcnow()
-        task.next_alert_at = self.alerts.next_alert_at(task)
-        self._emit(session, event_type, task)
-
-    def _emit(self, session: AsyncSession, event_type: str, task: Task) -> None:
-        add_event(
-            session,
-            topic=self.topics.task_events,
-            type=event_type,
-            user_id=task.user_id,
-            subject=f"task/{task.id}",
-            data={"user_id": task.user_id, "task": to_public(task).model_dump(mode="json")},
-        )
+    async def whats_next(self, *, user: User, limit: int = 5) -> NextTasks:
+        """The user's most pressing open tasks, each with the reasons in words."""
+        return await rank_next(self.db, user=user, limit=limit)

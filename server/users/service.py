@@ -14,6 +14,8 @@ from sqlalchemy.exc import IntegrityError
 
 from server.db import Database, utcnow
 from server.errors import Conflict, NotFound, Unauthorized, ValidationFailed
+from server.events.outbox import Topics
+from server.projects.service import add_inbox
 from server.users.models import ApiToken, User
 
 # zoneinfo knows these, but they name no place and the date parser cannot use them.
@@ -60,14 +62,19 @@ def validate_name(value: str) -> str:
 class UserService:
     """Users and their API tokens; tokens are random and stored only as SHA-256 hashes."""
 
-    def __init__(self, *, db: Database, jwt_secret: str | None = None) -> None:
+    def __init__(
+        self, *, db: Database, topics: Topics | None = None, jwt_secret: str | None = None
+    ) -> None:
         self.db = db
+        self.topics = topics or Topics()
         self.jwt_secret = jwt_secret
         self._verified: dict[str, tuple[float, User]] = {}
 
     async def create_user(
         self, *, name: str, email: str | None = None, timezone: str = "UTC"
     ) -> User:
+        """A new user with their Inbox (every way a user comes to be goes through here: the
+        CLI, the first start of `serve`, stdio's default user, a JWT's first use)."""
         validate_name(name)
         validate_timezone(timezone)
         if email is not None and not EMAIL_PATTERN.match(email):
@@ -78,6 +85,8 @@ class UserService:
                     raise Conflict(f"user {name!r} already exists")
                 user = User(name=name, email=email, timezone=timezone)
                 session.add(user)
+                await session.flush()
+                await add_inbox(session, user_id=user.id, topics=self.topics)
         except IntegrityError:  # created concurrently (the unique name), e.g. by a JWT's first use
             raise Conflict(f"user {name!r} already exists") from None
         return user

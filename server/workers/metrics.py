@@ -20,7 +20,7 @@ class WorkerMetrics:
         )
         self.pruned = Counter(
             "event_rows_pruned_total",
-            "Rows deleted by event retention, by table (outbox | processed_events)",
+            "Rows deleted by retention, by table (outbox | processed_events | activity)",
             ["table"],
             registry=registry,
         )

@@ -65,6 +65,7 @@ async def run_workers(
     def pruned(result: SweepResult) -> None:
         metrics.pruned.labels("outbox").inc(result.outbox)
         metrics.pruned.labels("processed_events").inc(result.processed_events)
+        metrics.pruned.labels("activity").inc(result.activity)
 
     settings = services.settings
     async with AsyncExitStack() as stack:
@@ -84,6 +85,7 @@ async def run_workers(
         retention = EventRetention(
             db=services.db,
             retention=timedelta(hours=settings.event_retention_hours),
+            activity_retention=timedelta(days=settings.activity_retention_days),
             on_sweep=pruned,
         )
         await stack.enter_async_context(background("event retention", retention.run()))

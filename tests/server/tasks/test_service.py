@@ -125,7 +125,12 @@ async def test_every_change_records_its_event_in_the_outbox(services, alice):
         "task.restored",
     ]
     async with services.db.session() as session:
-        event = await session.scalar(select(OutboxEvent).order_by(OutboxEvent.id).limit(1))
+        event = await session.scalar(
+            select(OutboxEvent)
+            .where(OutboxEvent.envelope["subject"].as_string() == f"task/{task_id}")
+            .order_by(OutboxEvent.id)
+            .limit(1)
+        )
     envelope = event.envelope
     assert envelope["specversion"] == "1.0" and envelope["source"] == "todo-agent"
     assert envelope["userid"] == str(user.id) and event.key == str(user.id)

@@ -45,6 +45,7 @@ SETTINGS_PREFIXES = (
     "PUBLIC_URL",
     "OAUTH_",
     "EVENT_",
+    "ACTIVITY_",
     "LOG_LEVEL",
 )
 

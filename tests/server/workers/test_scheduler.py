@@ -43,6 +43,7 @@ async def test_reminder_fires_once_with_the_event_the_spec_describes(services, a
         "title": "Pay rent",
         "due": task.due.isoformat(),
         "fire_at": (task.due - timedelta(minutes=15)).isoformat(),
+        "reminder_id": task.reminders[0].id,
     }
 
 
@@ -100,7 +101,7 @@ async def test_completed_and_deleted_tasks_raise_no_alert(services, alice):
 async def test_an_alert_already_recorded_is_skipped_not_sent_again(services, alice):
     task = await task_due_in(services, alice.user, -5)
     async with services.db.transaction() as session:
-        session.add(TaskAlert(task_id=task.id, kind="due", due=task.due))
+        session.add(TaskAlert(task_id=task.id, stage="due", fire_at=task.due))
 
     result = await scheduler(services).tick()
 

@@ -1,0 +1,111 @@
+"""Finding a user's projects: by id or name (ignoring case), the Inbox, the archived ones.
+
+`ProjectLookup` reads the user's projects once per unit of work (a user has a handful), so
+resolving several references, or checking whether a task's project is archived for each
+task of a batch, costs one query.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.db import check_id, utcnow
+from server.errors import NotFound, ValidationFailed
+from server.projects.models import INBOX, Project
+
+
+def project_not_found(project_id: int) -> NotFound:
+    return NotFound(f"project {project_id} not found", details={"project_id": project_id})
+
+
+def archived_ids(user_id: int) -> Select[tuple[int]]:
+    """The ids of the user's archived projects (their tasks leave default listings)."""
+    return select(Project.id).where(
+        Project.user_id == user_id, Project.archived.is_(True), Project.deleted_at.is_(None)
+    )
+
+
+def not_in_archived(project_id: ColumnElement[int], user_id: int) -> ColumnElement[bool]:
+    return project_id.not_in(archived_ids(user_id))
+
+
+class ProjectLookup:
+    """The projects of one user within one session (deleted ones included)."""
+
+    def __init__(self, session: AsyncSession, user_id: int) -> None:
+        self.session = session
+        self.user_id = user_id
+        self._by_id: dict[int, Project] | None = None
+
+    async def load(self) -> dict[int, Project]:
+        if self._by_id is None:
+            found = await self.session.scalars(
+                select(Project).where(Project.user_id == self.user_id).order_by(Project.id)
+            )
+            self._by_id = {project.id: project for project in found}
+        return self._by_id
+
+    def loaded(self, project_id: int) -> Project:
+        """A project already loaded (a task's own project always is, once `load` ran)."""
+        assert self._by_id is not None, "ProjectLookup.load() first"
+        return self._by_id[project_id]
+
+    def add(self, project: Project) -> None:
+        if self._by_id is not None:
+            self._by_id[project.id] = project
+
+    async def live(self) -> list[Project]:
+        """The user's projects that are not deleted, the Inbox first, then by name."""
+        projects = [p for p in (await self.load()).values() if p.deleted_at is None]
+        return sorted(projects, key=lambda p: (not p.inbox, p.name.lower(), p.id))
+
+    async def resolve(self, ref: int | str, *, field: str | None = None) -> Project:
+        """The live project `ref` names: an id, or a name matched ignoring case (a name made
+        of digits may also be an id). NotFound, or ValidationFailed(field) when `field` is
+        given, listing the user's projects when a name matches none."""
+        live = await self.live()
+        found = None
+        if isinstance(ref, int):
+            found = next((p for p in live if p.id == ref), None)
+            message = f"project {ref} not found"
+        else:
+            name = ref.strip()
+            found = next((p for p in live if p.name.lower() == name.lower()), None)
+            if found is None and name.isdecimal():
+                found = next((p for p in live if p.id == int(name)), None)
+            names = ", ".join(repr(p.name) for p in live)
+            message = f"no project named {name!r}; the projects are: {names}"
+        if found is not None:
+            return found
+        if field is not None:
+            raise ValidationFailed(field, message)
+        raise NotFound(message, details={"project": ref})
+
+    async def owned(self, project_id: int, *, include_deleted: bool = True) -> Project:
+        """The user's project by id, deleted or not; NotFound like a missing one."""
+        check_id(project_id, project_not_found)
+        project = (await self.load()).get(project_id)
+        if project is None or (project.deleted_at is not None and not include_deleted):
+            raise project_not_found(project_id)
+        return project
+
+    async def inbox(self) -> Project:
+        """The user's Inbox, created if it is missing (every user gets one when created)."""
+        found = next((p for p in (await self.load()).values() if p.inbox), None)
+        if found is None:
+            now = utcnow()
+            found = Project(
+                user_id=self.user_id, name=INBOX, inbox=True, created_at=now, updated_at=now
+            )
+            self.session.add(found)
+            await self.session.flush()
+            self.add(found)
+        return found
+
+    async def taken(self, name: str, *, besides: int | None = None) -> Project | None:
+        """The live project already called `name` (ignoring case), other than `besides`."""
+        wanted = name.strip().lower()
+        return next(
+            (p for p in await self.live() if p.name.lower() == wanted and p.id != besides), None
+        )

@@ -1,0 +1,334 @@
+"""The project service: a user's projects and what happens to their tasks.
+
+Each method is one unit of work with the task service's `TaskWork` on the same
+transaction, so a project change and what it does to its tasks (deleted, restored, alerts
+silenced or re-armed) commit together, each with its events and activity. The rules:
+names are unique per user ignoring case among the projects not deleted (the database's
+unique index backs the check); the Inbox can be neither renamed, archived nor deleted;
+deleting a project soft-deletes its tasks, restoring it brings back exactly those.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.activity.service import diff, record
+from server.db import utcnow
+from server.errors import Conflict, ValidationFailed
+from server.events.outbox import Topics, add_event
+from server.projects.models import (
+    INBOX,
+    Project,
+    ProjectChange,
+    ProjectCreate,
+    ProjectList,
+    ProjectPublic,
+    ProjectUpdate,
+)
+from server.projects.queries import ProjectLookup
+from server.tasks.models import Task
+from server.tasks.service import TaskService
+from server.tasks.work import TaskWork
+from server.users.models import User
+
+
+def clean_name(value: str) -> str:
+    name = value.strip()
+    if not name:
+        raise ValidationFailed("name", "must not be empty")
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise ValidationFailed("name", "must be one line without control characters")
+    return name
+
+
+def tracked(project: Project) -> dict[str, Any]:
+    return {
+        "name": project.name,
+        "color": project.color,
+        "archived": project.archived,
+        "deleted_at": project.deleted_at and project.deleted_at.isoformat(),
+    }
+
+
+def to_public(project: Project, open_tasks: int) -> ProjectPublic:
+    return ProjectPublic(
+        id=project.id,
+        name=project.name,
+        color=project.color,
+        inbox=project.inbox,
+        archived=project.archived,
+        open_tasks=open_tasks,
+        created_at=project.created_at,
+        updated_at=project.updated_at,
+        deleted_at=project.deleted_at,
+    )
+
+
+async def open_task_counts(session: AsyncSession, project_ids: list[int]) -> dict[int, int]:
+    """Open tasks per project, counted on ix_tasks_project_list."""
+    rows = await session.execute(
+        select(Task.project_id, func.count())
+        .where(
+            Task.project_id.in_(project_ids),
+            Task.deleted_at.is_(None),
+            Task.completed.is_(False),
+        )
+        .group_by(Task.project_id)
+    )
+    return dict(rows.all())
+
+
+def emit(
+    session: AsyncSession,
+    topics: Topics,
+    event_type: str,
+    *,
+    user_id: int,
+    public: ProjectPublic,
+    changes: dict[str, list[Any]],
+) -> None:
+    """A project change's event and activity entry, in `session`'s transaction."""
+    add_event(
+        session,
+        topic=topics.task_events,
+        type=event_type,
+        user_id=user_id,
+        subject=f"project/{public.id}",
+        data={"user_id": user_id, "project": public.model_dump(mode="json")},
+    )
+    record(session, user_id=user_id, type=event_type, changes=changes, project_id=public.id)
+
+
+async def add_inbox(session: AsyncSession, *, user_id: int, topics: Topics) -> Project:
+    """A new user's Inbox, with its event, in `session`'s transaction."""
+    now = utcnow()
+    inbox = Project(user_id=user_id, name=INBOX, inbox=True, created_at=now, updated_at=now)
+    session.add(inbox)
+    await session.flush()
+    changes = diff(None, tracked(inbox))
+    emit(
+        session,
+        topics,
+        "project.created",
+        user_id=user_id,
+        public=to_public(inbox, 0),
+        changes=changes,
+    )
+    return inbox
+
+
+class ProjectService:
+    """Create, change, archive, delete, restore and list a user's projects."""
+
+    def __init__(self, *, topics: Topics, tasks: TaskService) -> None:
+        self.db = tasks.db
+        self.topics = topics
+        self.tasks = tasks
+
+    @asynccontextmanager
+    async def _unit(self, user: User) -> AsyncIterator[TaskWork]:
+        async with self.db.transaction() as session:
+            work = self.tasks.work_on(session, user)
+            yield work
+            await work.finish()
+
+    async def create_project(self, *, user: User, data: ProjectCreate) -> ProjectPublic:
+        name = clean_name(data.name)
+        async with self._translated(name), self._unit(user) as work:
+            await self._check_free(work.projects, name)
+            now = utcnow()
+            project = Project(
+                user_id=user.id, name=name, color=data.color, created_at=now, updated_at=now
+            )
+            work.session.add(project)
+            await work.session.flush()
+            work.projects.add(project)
+            public = to_public(project, 0)
+            changes = diff(None, tracked(project))
+            emit(
+                work.session,
+                self.topics,
+                "project.created",
+                user_id=user.id,
+                public=public,
+                changes=changes,
+            )
+        return public
+
+    async def update_project(
+        self, *, user: User, ref: int | str, data: ProjectUpdate
+    ) -> ProjectPublic:
+        """Rename, recolour, archive or unarchive a project (null colour clears it)."""
+        fields = data.model_fields_set
+        if not fields:
+            raise ValidationFailed("body", "give at least one field to change")
+        name = None
+        if "name" in fields:
+            if data.name is None:
+                raise ValidationFailed("name", "cannot be null")
+            name = clean_name(data.name)
+        async with self._translated(name or ""), self._unit(user) as work:
+            project = await work.projects.resolve(ref)
+            before = tracked(project)
+            if name is not None and name != project.name:
+                if project.inbox:
+                    raise ValidationFailed("name", "the Inbox cannot be renamed")
+                await self._check_free(work.projects, name, besides=project.id)
+                project.name = name
+            if "color" in fields:
+                project.color = data.color
+            if data.archived is not None and data.archived != project.archived:
+                if project.inbox:
+                    raise ValidationFailed("archived", "the Inbox cannot be archived")
+                project.archived = data.archived
+                await self._rearm(work, project)
+            project.updated_at = utcnow()
+            await work.session.flush()
+            public = await self._public(work.session, project)
+            changes = diff(before, tracked(project))
+            emit(
+                work.session,
+                self.topics,
+                "project.updated",
+                user_id=user.id,
+                public=public,
+                changes=changes,
+            )
+        return public
+
+    async def delete_project(self, *, user: User, ref: int | str) -> ProjectChange:
+        """Soft-delete a project and its tasks; `restore_project` brings them back."""
+        async with self._unit(user) as work:
+            project = await work.projects.resolve(ref)
+            if project.inbox:
+                raise Conflict("the Inbox cannot be deleted")
+            before = tracked(project)
+            tasks = await self._tasks_of(work, project, deleted=False)
+            for task in tasks:
+                await work.delete(task, by=f"project:{project.id}")
+            project.deleted_at = project.updated_at = utcnow()
+            await work.session.flush()
+            public = await self._public(work.session, project)
+            changes = diff(before, tracked(project))
+            emit(
+                work.session,
+                self.topics,
+                "project.deleted",
+                user_id=user.id,
+                public=public,
+                changes=changes,
+            )
+        return ProjectChange(project=public, task_ids=sorted(t.id for t in tasks))
+
+    async def restore_project(self, *, user: User, ref: int | str) -> ProjectChange:
+        """Bring back a deleted project with exactly the tasks deleted with it."""
+        async with self._unit(user) as work:
+            project = await self._deleted(work.projects, ref)
+            if project.deleted_at is None:
+                public = await self._public(work.session, project)
+                return ProjectChange(project=public, task_ids=[])
+            if await work.projects.taken(project.name) is not None:
+                raise Conflict(
+                    f"another project is now called {project.name!r}: rename it, then restore"
+                )
+            before = tracked(project)
+            project.deleted_at = None
+            project.updated_at = utcnow()
+            marker = f"project:{project.id}"
+            deleted = await self._tasks_of(work, project, deleted=True)
+            tasks = [task for task in deleted if task.deleted_with == marker]
+            for task in tasks:
+                await work.restore(task, by=marker)
+            await work.session.flush()
+            public = await self._public(work.session, project)
+            changes = diff(before, tracked(project))
+            emit(
+                work.session,
+                self.topics,
+                "project.restored",
+                user_id=user.id,
+                public=public,
+                changes=changes,
+            )
+        return ProjectChange(project=public, task_ids=sorted(t.id for t in tasks))
+
+    # -- reads ----------------------------------------------------------------
+
+    async def get_project(self, *, user: User, ref: int | str) -> ProjectPublic:
+        """A project by id (deleted ones too) or by name."""
+        async with self.db.session() as session:
+            lookup = ProjectLookup(session, user.id)
+            project = await (lookup.owned(ref) if isinstance(ref, int) else lookup.resolve(ref))
+            return await self._public(session, project)
+
+    async def list_projects(self, *, user: User, include_archived: bool = False) -> ProjectList:
+        """The user's projects, the Inbox first, each with its open-task count."""
+        async with self.db.session() as session:
+            projects = await ProjectLookup(session, user.id).live()
+            projects = [p for p in projects if include_archived or not p.archived]
+            counts = await open_task_counts(session, [p.id for p in projects])
+        return ProjectList(projects=[to_public(p, counts.get(p.id, 0)) for p in projects])
+
+    async def names(self, *, user: User) -> dict[int, str]:
+        """Every project's name by id (deleted ones too), for showing a task's project."""
+        async with self.db.session() as session:
+            found = await ProjectLookup(session, user.id).load()
+        return {project_id: project.name for project_id, project in found.items()}
+
+    # -- helpers --------------------------------------------------------------
+
+    @staticmethod
+    async def _check_free(lookup: ProjectLookup, name: str, *, besides: int | None = None) -> None:
+        existing = await lookup.taken(name, besides=besides)
+        if existing is not None:
+            raise ValidationFailed("name", f"a project named {existing.name!r} already exists")
+
+    @asynccontextmanager
+    async def _translated(self, name: str) -> AsyncIterator[None]:
+        """The unique index's refusal (a project named the same meanwhile) as the rule."""
+        try:
+            yield
+        except IntegrityError:
+            raise ValidationFailed("name", f"a project named {name!r} already exists") from None
+
+    @staticmethod
+    async def _deleted(lookup: ProjectLookup, ref: int | str) -> Project:
+        """The project to restore: by id, or the most recently deleted one of that name."""
+        if isinstance(ref, int) or ref.strip().isdecimal():
+            return await lookup.owned(int(ref))
+        wanted = ref.strip().lower()
+        deleted = [
+            p for p in (await lookup.load()).values() if p.deleted_at and p.name.lower() == wanted
+        ]
+        if deleted:
+            return max(deleted, key=lambda p: (p.deleted_at, p.id))
+        return await lookup.resolve(ref)
+
+    async def _tasks_of(self, work: TaskWork, project: Project, *, deleted: bool) -> list[Task]:
+        """The project's tasks, deleted or not, locked and tracked by `work`."""
+        gone = Task.deleted_at.is_not(None) if deleted else Task.deleted_at.is_(None)
+        stmt = select(Task).where(Task.project_id == project.id, gone).order_by(Task.id)
+        tasks = list(await work.session.scalars(self.db.for_update(stmt)))
+        await work.track(tasks)
+        return tasks
+
+    async def _rearm(self, work: TaskWork, project: Project) -> None:
+        """An archived project's tasks raise no alerts; unarchived, their alerts come back."""
+        if project.archived:
+            await work.session.execute(
+                update(Task).where(Task.project_id == project.id).values(next_alert_at=None)
+            )
+            return
+        for task in await self._tasks_of(work, project, deleted=False):
+            if not task.completed:
+                task.next_alert_at = self.tasks.alerts.next_alert_at(task, work.reminders[task.id])
+
+    async def _public(self, session: AsyncSession, project: Project) -> ProjectPublic:
+        counts = await open_task_counts(session, [project.id])
+        return to_public(project, counts.get(project.id, 0))

@@ -1,0 +1,380 @@
+"""One transaction's task changes: every task write goes through a `TaskWork`.
+
+A tool call, a REST request, a batch of fifty or a worker opens one on its session; it loads
+and locks the tasks, applies the field rules (rules.py, reminders.py), the subtask rules
+(tree.py) and the project rules, cascades to subtasks, and on `finish` checks that every
+subtask is in its parent's project, then writes one event and one activity entry per task
+it changed, in the same transaction as the change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.activity.service import diff, record
+from server.db import Database, utcnow
+from server.errors import Conflict, NotFound, ValidationFailed
+from server.events.outbox import Topics, add_event
+from server.projects.queries import ProjectLookup
+from server.tasks import occurrences, queries, tree
+from server.tasks.alerts import AlertPolicy
+from server.tasks.idempotency import replayed
+from server.tasks.models import Task, TaskBase, TaskCreate, TaskPublic, TaskUpdate
+from server.tasks.occurrences import Next
+from server.tasks.reminders import TaskReminder, Wanted, default_reminders, requested
+from server.tasks.rules import apply_fields
+from server.users.models import User
+
+
+@dataclass(frozen=True, slots=True)
+class _Applied:
+    reminders: list[Wanted] | None  # None: keep the task's reminders
+    due_changed: bool
+    placed: bool  # its project or parent was set
+    project_given: bool
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value and value.isoformat()
+
+
+def tracked(task: Task, reminders: list[TaskReminder]) -> dict[str, Any]:
+    """The fields activity records, as JSON values."""
+    return {
+        "title": task.title,
+        "description": task.description,
+        "completed": task.completed,
+        "priority": task.priority,
+        "tags": list(task.tags),
+        "due": _iso(task.due),
+        "recurrence": task.recurrence,
+        "project_id": task.project_id,
+        "parent_id": task.parent_id,
+        "deleted_at": _iso(task.deleted_at),
+        "reminders": [
+            {"before_minutes": r.before_minutes} if r.at is None else {"at": _iso(r.at)}
+            for r in reminders
+        ],
+    }
+
+
+class TaskWork:
+    """The task changes of one user in one session; see the module docstring."""
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        *,
+        db: Database,
+        user: User,
+        policy: AlertPolicy,
+        topics: Topics,
+    ) -> None:
+        self.session = session
+        self.db = db
+        self.user = user
+        self.policy = policy
+        self.topics = topics
+        self.projects = ProjectLookup(session, user.id)
+        self.now = utcnow()
+        self.tasks: dict[int, Task] = {}
+        self.reminders: dict[int, list[TaskReminder]] = {}
+        self.publics: dict[int, TaskPublic] = {}
+        self._before: dict[int, dict[str, Any] | None] = {}
+        self._events: dict[int, str] = {}
+        self._placed: dict[int, tuple[str, bool]] = {}
+        self._prefix = ""
+
+    @contextmanager
+    def item(self, name: str) -> Iterator[None]:
+        """Errors inside name the batch item they are about: `tasks[3].due: ...`."""
+        self._prefix = f"{name}."
+        try:
+            yield
+        except ValidationFailed as exc:
+            raise ValidationFailed(f"{name}.{exc.field}", exc.rule) from None
+        except NotFound as exc:
+            raise NotFound(
+                f"{name}: {exc.message}", details={**exc.details, "item": name}
+            ) from None
+        finally:
+            self._prefix = ""
+
+    # -- loading --------------------------------------------------------------
+
+    async def load(self, task_id: int, *, include_deleted: bool) -> Task:
+        """The user's task, locked until commit, tracked for events and activity."""
+        task = await queries.owned_task(
+            self.session,
+            self.db,
+            user_id=self.user.id,
+            task_id=task_id,
+            include_deleted=include_deleted,
+            lock=True,
+        )
+        await self.track([task])
+        return task
+
+    async def track(self, tasks: list[Task]) -> None:
+        """Remember how these tasks were before this unit changes them."""
+        await self.projects.load()
+        new = [task for task in tasks if task.id not in self.tasks]
+        found = await queries.reminders_of(self.session, [task.id for task in new])
+        for task in new:
+            self.tasks[task.id] = task
+            self.reminders[task.id] = found.get(task.id, [])
+            self._before[task.id] = tracked(task, self.reminders[task.id])
+
+    # -- changes --------------------------------------------------------------
+
+    async def create(
+        self, data: TaskCreate, *, idempotency_key: str | None = None, digest: str | None = None
+    ) -> Task:
+        """A new task; a repeated `idempotency_key` with the same request (`digest`, see
+        server/tasks/idempotency.py) gives the task it first created."""
+        if idempotency_key is not None:
+            existing = await queries.by_idempotency_key(self.session, self.user.id, idempotency_key)
+            if existing is not None:
+                await self.track([replayed(existing, digest)])
+                return existing
+        await self.projects.load()
+        task = Task(
+            user_id=self.user.id,
+            title="",
+            idempotency_key=idempotency_key,
+            idempotency_fingerprint=digest,
+        )
+        applied = await self._apply(task, data, data.model_fields_set | {"title"}, kept=[])
+        self.session.add(task)
+        await self.session.flush()
+        self.adopt(task)
+        default = default_reminders(self.policy.reminder_lead_minutes)
+        await self.set_reminders(task, default if applied.reminders is None else applied.reminders)
+        if applied.placed:
+            self._placed[task.id] = (self._prefix, applied.project_given)
+        self.changed(task, "task.created")
+        return task
+
+    async def update(self, task: Task, data: TaskUpdate) -> None:
+        """Change the fields present in `data`; rescheduling re-arms the relative reminders and
+        the due alerts and keeps the recurrence; moving a task moves its subtasks."""
+        fields = data.model_fields_set
+        if not fields:
+            raise ValidationFailed("body", "give at least one field to change")
+        if "title" in fields and data.title is None:
+            raise ValidationFailed("title", "cannot be null")
+        moved_from = task.project_id
+        applied = await self._apply(task, data, fields, kept=self.reminders[task.id])
+        if applied.reminders is not None:
+            await self.set_reminders(task, applied.reminders)
+        if applied.due_changed:
+            for reminder in self.reminders[task.id]:
+                if reminder.at is None:
+                    reminder.fired_at = None
+        if applied.placed:
+            self._placed[task.id] = (self._prefix, applied.project_given)
+        if task.project_id != moved_from:
+            below = await tree.descendants(self.session, self.db, task)
+            await self.track(below)
+            for subtask in below:
+                subtask.project_id = task.project_id
+                self.changed(subtask, "task.updated")
+        self.changed(task, "task.updated")
+
+    async def complete(self, task: Task) -> Next:
+        """Complete `task` and its open subtasks; returns the next occurrence, if recurring."""
+        if not task.completed:
+            below = await tree.descendants(self.session, self.db, task)
+            await self.track(below)
+            for done in [task, *below]:
+                if not done.completed and done.deleted_at is None:
+                    done.completed = True
+                    done.completed_at = self.now
+                    self.changed(done, "task.completed")
+        return await self.next_occurrence(task)
+
+    def reopen(self, task: Task) -> None:
+        if task.completed:
+            task.completed = False
+            task.completed_at = None
+            self.changed(task, "task.reopened")
+
+    async def delete(self, task: Task, *, by: str | None = None) -> None:
+        """Soft-delete `task` with its subtasks, marked with what deleted them (`by`)."""
+        if task.deleted_at is not None:
+            return
+        below = await tree.descendants(self.session, self.db, task)
+        await self.track(below)
+        for gone in [task, *below]:
+            if gone.deleted_at is None:
+                gone.deleted_at = self.now
+                gone.deleted_with = by or f"task:{task.id}"
+                self.changed(gone, "task.deleted")
+
+    async def restore(self, task: Task, *, by: str | None = None) -> None:
+        """Bring back `task` and exactly the subtasks deleted with it. Unless its project is
+        being restored (`by`), its project and parent must not be deleted."""
+        if task.deleted_at is None:
+            return
+        if by is None:
+            await self._check_restorable(task)
+        marker = task.deleted_with
+        below = []
+        if marker is not None:
+            below = await tree.descendants(
+                self.session, self.db, task, only=lambda t: t.deleted_with == marker
+            )
+            await self.track(below)
+        for back in [task, *below]:
+            back.deleted_at = None
+            back.deleted_with = None
+            self.changed(back, "task.restored")
+
+    async def _check_restorable(self, task: Task) -> None:
+        project = self.projects.loaded(task.project_id)
+        if project.deleted_at is not None:
+            raise Conflict(
+                f"task {task.id} was deleted with project {project.name!r}: restore the project "
+                "to bring it back"
+            )
+        if task.parent_id is not None:
+            parent = await self.session.get(Task, task.parent_id)
+            if parent is not None and parent.deleted_at is not None:
+                raise Conflict(
+                    f"task {task.id} is a subtask of deleted task {parent.id}: restore task "
+                    f"{parent.id} first"
+                )
+
+    async def next_occurrence(self, task: Task) -> Next:
+        """The occurrence after a completed recurring `task` (see occurrences.py)."""
+        return await occurrences.next_after(self, task)
+
+    # -- finishing ------------------------------------------------------------
+
+    async def finish(self) -> None:
+        """Check the subtasks' projects, then stage each changed task's event and activity."""
+        await self._check_placement()
+        await self.session.flush()
+        counts = await queries.open_subtask_counts(self.session, list(self.tasks))
+        for task_id, task in self.tasks.items():
+            self.publics[task_id] = queries.public_task(
+                task, self.reminders[task_id], counts.get(task_id, 0)
+            )
+        for task_id, event_type in self._events.items():
+            task = self.tasks[task_id]
+            add_event(
+                self.session,
+                topic=self.topics.task_events,
+                type=event_type,
+                user_id=task.user_id,
+                subject=f"task/{task_id}",
+                data={
+                    "user_id": task.user_id,
+                    "task": self.publics[task_id].model_dump(mode="json"),
+                },
+            )
+            changes = diff(self._before[task_id], tracked(task, self.reminders[task_id]))
+            if changes:
+                record(
+                    self.session,
+                    user_id=task.user_id,
+                    type=event_type,
+                    changes=changes,
+                    task_id=task_id,
+                    project_id=task.project_id,
+                )
+
+    async def _check_placement(self) -> None:
+        """Every subtask placed in this unit is in its parent's project (checked at the end, so
+        a batch may move a subtask before or after its parent)."""
+        for task_id, (prefix, project_given) in self._placed.items():
+            task = self.tasks[task_id]
+            parent = task.parent_id and await self.session.get(Task, task.parent_id)
+            if parent and parent.project_id != task.project_id:
+                name = self.projects.loaded(parent.project_id).name
+                field = "project" if project_given else "parent_id"
+                raise ValidationFailed(
+                    f"{prefix}{field}",
+                    f"a subtask stays in its parent's project: task {parent.id} is in {name!r} "
+                    "(move the parent, or make this a top-level task)",
+                )
+
+    # -- helpers --------------------------------------------------------------
+
+    def adopt(self, task: Task) -> None:
+        """Track a task created in this unit."""
+        self.tasks[task.id] = task
+        self.reminders[task.id] = []
+        self._before[task.id] = None
+
+    def changed(self, task: Task, event_type: str) -> None:
+        task.updated_at = self.now
+        archived = self.projects.loaded(task.project_id).archived
+        task.next_alert_at = self.policy.next_alert_at(
+            task, self.reminders[task.id], archived=archived
+        )
+        self._events.setdefault(task.id, event_type)
+
+    async def set_reminders(self, task: Task, wanted_now: list[Wanted]) -> None:
+        """Replace the task's reminders with `wanted_now`; one already there stays as it is
+        (its id, and whether it fired)."""
+        left = list(self.reminders[task.id])
+        result = []
+        for want in wanted_now:
+            same = next(
+                (r for r in left if (r.before_minutes, r.at) == (want.before_minutes, want.at)),
+                None,
+            )
+            if same is None:
+                same = TaskReminder(task_id=task.id, before_minutes=want.before_minutes, at=want.at)
+                self.session.add(same)
+            else:
+                left.remove(same)
+            result.append(same)
+        for gone in left:
+            await self.session.delete(gone)
+        await self.session.flush()
+        self.reminders[task.id] = sorted(result, key=lambda r: r.id)
+
+    async def _apply(
+        self, task: Task, data: TaskBase, fields: set[str], *, kept: list[TaskReminder]
+    ) -> _Applied:
+        """Validate and copy the given fields of `data` onto `task`."""
+        due_changed = apply_fields(task, data, fields, self.user.timezone)
+        project_given = await self._place(task, data, fields)
+        return _Applied(
+            reminders=requested(
+                fields,
+                data.reminders,
+                data.remind_before_minutes,
+                kept=kept,
+                timezone=self.user.timezone,
+                lead_minutes=self.policy.reminder_lead_minutes,
+                now=self.now,
+            ),
+            due_changed=due_changed,
+            placed=project_given or "parent_id" in fields,
+            project_given=project_given,
+        )
+
+    async def _place(self, task: Task, data: TaskBase, fields: set[str]) -> bool:
+        """Set the task's parent and project; whether a project was given."""
+        parent = None
+        if "parent_id" in fields:
+            parent = await tree.place_under(self.session, self.db, task, data.parent_id)
+        if "project" in fields:
+            if data.project is None:
+                raise ValidationFailed("project", "cannot be null; name a project such as 'Inbox'")
+            task.project_id = (await self.projects.resolve(data.project, field="project")).id
+            return True
+        if parent is not None:
+            task.project_id = parent.project_id  # a subtask joins its parent's project
+        elif task.project_id is None:
+            task.project_id = (await self.projects.inbox()).id
+        return False
