@@ -71,10 +71,19 @@ def when(value: datetime | None, timezone: str) -> str:
     return f"due {local:%a %d %b %Y %H:%M} {timezone}"
 
 
-def task_line(task: TaskPublic, timezone: str) -> str:
-    """One line about a task for the model, with its due time in the user's timezone."""
+def task_line(task: TaskPublic, timezone: str, projects: dict[int, str] | None = None) -> str:
+    """One line about a task for the model, with its due time in the user's timezone (and
+    its project's name, given the names)."""
     state = "done" if task.completed else "deleted" if task.deleted_at else "pending"
     extra = f", {task.priority.value}" if task.priority else ""
     extra += f", tags {', '.join(task.tags)}" if task.tags else ""
     extra += f", repeats {task.recurrence}" if task.recurrence else ""
+    if projects is not None and task.project_id in projects:
+        extra += f", in {projects[task.project_id]}"
+    extra += f", subtask of #{task.parent_id}" if task.parent_id else ""
+    extra += f", {task.open_subtasks} open subtask(s)" if task.open_subtasks else ""
     return f"#{task.id} {task.title!r} ({state}, {when(task.due, timezone)}{extra})"
+
+
+def task_lines(tasks: list[TaskPublic], timezone: str, projects: dict[int, str]) -> list[str]:
+    return [task_line(task, timezone, projects) for task in tasks]

@@ -1,4 +1,5 @@
-"""The MCP server: task and notification tools, a thin adapter over the services.
+"""The MCP server: task, project, batch, comment, activity and notification tools, a thin
+adapter over the services.
 
 The services reach the tools through the server's lifespan context (each tool reads them
 from its `Context`); who a call acts as comes from the transport (mcp_tools/identity.py).
@@ -12,7 +13,7 @@ from contextlib import asynccontextmanager
 from mcp.server import MCPServer
 from mcp.server.auth.settings import AuthSettings
 
-from mcp_tools import notifications, tasks
+from mcp_tools import batch, comments, notifications, projects, review, tasks
 from mcp_tools.arguments import RejectUnknownArguments
 from mcp_tools.identity import BearerTokenVerifier
 from server.services import Services
@@ -25,8 +26,15 @@ see and change this user's tasks.
 - Dates: pass `due` as ISO 8601 (2026-11-23T17:00) or plain phrases ("tomorrow 5pm", \
 "next monday 9am"). Times without an offset are in the user's timezone. Results show the \
 resolved absolute time; tell the user that time, in their timezone.
+- Tasks live in projects (list_projects; every user has an Inbox, where tasks go by \
+default). Pass `project` as an id or a name. Subtasks: add_task with parent_id; they stay \
+in their parent's project and complete, move and delete with it.
+- Several tasks at once ("move all errands to Saturday", "add these five"): use one call \
+of add_tasks, update_tasks, complete_tasks or delete_tasks (up to 50 items, all or \
+nothing) rather than one call per task.
+- "What should I do next?": call whats_next; it ranks the open tasks and says why.
 - Completing a recurring task creates its next occurrence; deleting is reversible with \
-restore_task.
+restore_task (restore_project for a deleted project).
 """
 
 
@@ -56,7 +64,7 @@ def create_mcp_server(services: Services) -> MCPServer[Services]:
         ),
         log_level=services.settings.log_level,
     )
-    tasks.register(mcp)
-    notifications.register(mcp)
+    for tools in (tasks, batch, projects, comments, review, notifications):
+        tools.register(mcp)
     mcp.middleware.append(RejectUnknownArguments(mcp))
     return mcp

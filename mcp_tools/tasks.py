@@ -1,7 +1,8 @@
 """The task tools: thin translations from MCP arguments onto the task service.
 
 Parameter types come from server/tasks/models.py, where each field's rule is written once;
-only what is particular to a tool (update's ways of clearing a field) is declared here.
+only what is particular to a tool (update's ways of clearing a field, `TaskEdit`, which the
+batch tools share) is declared here.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Annotated, Literal
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp_types import CallToolResult
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from mcp_tools.results import (
     ADDITIVE,
@@ -21,6 +22,7 @@ from mcp_tools.results import (
     acting,
     result,
     task_line,
+    task_lines,
     translated,
 )
 from server.tasks.models import (
@@ -33,7 +35,10 @@ from server.tasks.models import (
     IdempotencyKey,
     Limit,
     Overdue,
+    ParentFilter,
+    ParentId,
     PriorityName,
+    ProjectFilter,
     Recurrence,
     RemindBefore,
     SearchText,
@@ -43,11 +48,13 @@ from server.tasks.models import (
     Tags,
     TaskCreate,
     TaskPage,
+    TaskProject,
     TaskPublic,
     TaskQuery,
     TaskUpdate,
     Title,
 )
+from server.tasks.reminders import Reminders
 from server.validation import parse_model
 
 TaskId = Annotated[int, Field(description="The task's id, as returned by list_tasks or add_task.")]
@@ -61,10 +68,61 @@ NewTags = Annotated[Tags, Field(description="Replaces all tags; [] clears them."
 NewRecurrence = Annotated[
     Recurrence, Field(description="New repeat rule (as in add_task); 'none' stops it.")
 ]
+NewProject = Annotated[
+    TaskProject, Field(description="Move it (with its subtasks) to this project: id or name.")
+]
+NewParent = Annotated[
+    int | None,
+    Field(ge=0, description="Make it a subtask of this task (same project); 0: a top-level task."),
+]
+NewReminders = Annotated[
+    Reminders,
+    Field(
+        description="Replaces its reminders: up to 5 of {'before_minutes': N} or {'at': time}; "
+        "[] removes them all."
+    ),
+]
 
 
 def _cleared(value: str | None) -> bool:
     return value is not None and value.strip().lower() in ("", "none", "null")
+
+
+class TaskEdit(BaseModel):
+    """The fields update_task (and each item of update_tasks) may change; omitted ones stay."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Title | None = None
+    description: NewDescription = None
+    due: NewDue = None
+    priority: NewPriority = None
+    tags: NewTags = None
+    recurrence: NewRecurrence = None
+    remind_before_minutes: RemindBefore = None
+    project: NewProject = None
+    parent_id: NewParent = None
+    reminders: NewReminders = None
+
+    def changes(self) -> dict[str, object]:
+        """The change as the task service takes it (the ways of clearing a field resolved)."""
+        changes: dict[str, object] = {}
+        if self.title is not None:
+            changes["title"] = self.title
+        if self.description is not None:
+            changes["description"] = self.description or None
+        if self.due is not None:
+            changes["due"] = None if _cleared(self.due) else self.due
+        if self.priority is not None:
+            changes["priority"] = None if self.priority == "none" else self.priority
+        if self.recurrence is not None:
+            changes["recurrence"] = None if _cleared(self.recurrence) else self.recurrence
+        if self.parent_id is not None:
+            changes["parent_id"] = self.parent_id or None
+        for name in ("tags", "remind_before_minutes", "project", "reminders"):
+            if getattr(self, name) is not None:
+                changes[name] = getattr(self, name)
+        return changes
 
 
 @translated
@@ -77,9 +135,13 @@ async def add_task(
     tags: Tags = None,
     recurrence: Recurrence = None,
     remind_before_minutes: RemindBefore = None,
+    project: TaskProject = None,
+    parent_id: ParentId = None,
+    reminders: Reminders = None,
     idempotency_key: IdempotencyKey = None,
 ) -> Annotated[CallToolResult, TaskPublic]:
-    """Add a task to the user's list."""
+    """Add a task (to the Inbox unless a project is given; a subtask joins its parent's
+    project). To add several at once, use add_tasks."""
     services, user = acting(ctx)
     given = {
         "title": title,
@@ -89,10 +151,14 @@ async def add_task(
         "tags": tags,
         "recurrence": recurrence,
         "remind_before_minutes": remind_before_minutes,
+        "project": project,
+        "parent_id": parent_id,
+        "reminders": reminders,
     }
     data = parse_model(TaskCreate, {k: v for k, v in given.items() if v is not None})
     task = await services.tasks.create_task(user=user, data=data, idempotency_key=idempotency_key)
-    return result(task, f"Added {task_line(task, user.timezone)}")
+    names = await services.projects.names(user=user)
+    return result(task, f"Added {task_line(task, user.timezone, names)}")
 
 
 @translated
@@ -105,11 +171,15 @@ async def list_tasks(
     due_before: DueBefore = None,
     due_after: DueAfter = None,
     overdue: Overdue = None,
+    project: ProjectFilter = None,
+    parent_id: ParentFilter = None,
     sort: SortName = "due",
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Annotated[CallToolResult, TaskPage]:
-    """List the user's tasks with filters; returns {tasks, next_cursor}."""
+    """List the user's tasks with filters; returns {tasks, next_cursor}. Tasks of archived
+    projects show only when that project is asked for; each task says how many open
+    subtasks it has."""
     services, user = acting(ctx)
     page = await services.tasks.list_tasks(
         user=user,
@@ -121,12 +191,14 @@ async def list_tasks(
             due_before=due_before,
             due_after=due_after,
             overdue=overdue,
+            project=project,
+            parent_id=parent_id,
             sort=sort,
             limit=limit,
             cursor=cursor,
         ),
     )
-    lines = [task_line(t, user.timezone) for t in page.tasks]
+    lines = task_lines(page.tasks, user.timezone, await services.projects.names(user=user))
     head = f"{len(page.tasks)} {status} task(s)" + (
         " (more: pass next_cursor)" if page.next_cursor else ""
     )
@@ -138,7 +210,7 @@ async def get_task(ctx: Context, task_id: TaskId) -> Annotated[CallToolResult, T
     """Get one task by id."""
     services, user = acting(ctx)
     task = await services.tasks.get_task(user=user, task_id=task_id)
-    return result(task, task_line(task, user.timezone))
+    return result(task, task_line(task, user.timezone, await services.projects.names(user=user)))
 
 
 @translated
@@ -152,35 +224,38 @@ async def update_task(
     tags: NewTags = None,
     recurrence: NewRecurrence = None,
     remind_before_minutes: RemindBefore = None,
+    project: NewProject = None,
+    parent_id: NewParent = None,
+    reminders: NewReminders = None,
 ) -> Annotated[CallToolResult, TaskPublic]:
     """Change fields of a task; omitted fields stay as they are. Rescheduling keeps the
-    recurrence and re-arms reminders."""
+    recurrence and re-arms reminders; moving a task moves its subtasks. To change several
+    tasks at once, use update_tasks."""
     services, user = acting(ctx)
-    changes: dict[str, object] = {}
-    if title is not None:
-        changes["title"] = title
-    if description is not None:
-        changes["description"] = description or None
-    if due is not None:
-        changes["due"] = None if _cleared(due) else due
-    if priority is not None:
-        changes["priority"] = None if priority == "none" else priority
-    if tags is not None:
-        changes["tags"] = tags
-    if recurrence is not None:
-        changes["recurrence"] = None if _cleared(recurrence) else recurrence
-    if remind_before_minutes is not None:
-        changes["remind_before_minutes"] = remind_before_minutes
-    data = parse_model(TaskUpdate, changes)
+    edit = TaskEdit(
+        title=title,
+        description=description,
+        due=due,
+        priority=priority,
+        tags=tags,
+        recurrence=recurrence,
+        remind_before_minutes=remind_before_minutes,
+        project=project,
+        parent_id=parent_id,
+        reminders=reminders,
+    )
+    data = parse_model(TaskUpdate, edit.changes())
     task = await services.tasks.update_task(user=user, task_id=task_id, data=data)
-    return result(task, f"Updated {task_line(task, user.timezone)}")
+    names = await services.projects.names(user=user)
+    return result(task, f"Updated {task_line(task, user.timezone, names)}")
 
 
 @translated
 async def complete_task(
     ctx: Context, task_id: TaskId
 ) -> Annotated[CallToolResult, CompletionPublic]:
-    """Mark a task done; returns {task, next_occurrence} (the next one of a recurring task)."""
+    """Mark a task done, with its open subtasks; returns {task, next_occurrence} (the next one
+    of a recurring task)."""
     services, user = acting(ctx)
     done = await services.tasks.complete_task(user=user, task_id=task_id)
     text = f"Completed {task_line(done.task, user.timezone)}"
@@ -201,7 +276,7 @@ async def reopen_task(ctx: Context, task_id: TaskId) -> Annotated[CallToolResult
 
 @translated
 async def delete_task(ctx: Context, task_id: TaskId) -> Annotated[CallToolResult, TaskPublic]:
-    """Delete a task (it can be brought back with restore_task)."""
+    """Delete a task with its subtasks (restore_task brings them back)."""
     services, user = acting(ctx)
     task = await services.tasks.delete_task(user=user, task_id=task_id)
     return result(task, f"Deleted {task_line(task, user.timezone)}; restore_task undoes it")
@@ -209,7 +284,7 @@ async def delete_task(ctx: Context, task_id: TaskId) -> Annotated[CallToolResult
 
 @translated
 async def restore_task(ctx: Context, task_id: TaskId) -> Annotated[CallToolResult, TaskPublic]:
-    """Bring back a deleted task."""
+    """Bring back a deleted task and the subtasks deleted with it."""
     services, user = acting(ctx)
     task = await services.tasks.restore_task(user=user, task_id=task_id)
     return result(task, f"Restored {task_line(task, user.timezone)}")

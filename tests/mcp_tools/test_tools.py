@@ -28,7 +28,7 @@ async def test_every_tool_works_over_stdio(services, settings, alice):
         await exercise_every_tool(client)
     # The stdio process wrote to the same database, as alice.
     page = await services.tasks.list_tasks(user=alice.user, query=_all())
-    assert {t.title for t in page.tasks} == {"Pay rent", "Call mum"}
+    assert {t.title for t in page.tasks} == {"Pay rent", "Call mum", "Big shop", "Eggs"}
 
 
 async def test_every_tool_works_over_http_with_a_bearer_token(runtime, settings, services, alice):

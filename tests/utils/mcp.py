@@ -27,6 +27,19 @@ TOOLS = {
     "restore_task",
     "list_notifications",
     "mark_notifications_read",
+    "list_projects",
+    "add_project",
+    "update_project",
+    "delete_project",
+    "restore_project",
+    "add_tasks",
+    "update_tasks",
+    "complete_tasks",
+    "delete_tasks",
+    "add_comment",
+    "list_comments",
+    "list_activity",
+    "whats_next",
 }
 
 
@@ -45,7 +58,7 @@ def stdio_params(database_url: str, user: str) -> StdioServerParameters:
     )
 
 
-async def call(client: Client, name: str, **arguments: Any) -> dict[str, Any]:
+async def call(client: Client, name: str, /, **arguments: Any) -> dict[str, Any]:
     """Call a tool that must succeed; returns its structured content."""
     result = await client.call_tool(name, arguments)
     assert not result.is_error, result.content[0].text
@@ -53,7 +66,7 @@ async def call(client: Client, name: str, **arguments: Any) -> dict[str, Any]:
     return result.structured_content
 
 
-async def call_error(client: Client, name: str, **arguments: Any) -> str:
+async def call_error(client: Client, name: str, /, **arguments: Any) -> str:
     """Call a tool that must fail; returns its error text."""
     result = await client.call_tool(name, arguments)
     assert result.is_error, f"{name}{arguments} unexpectedly succeeded"
@@ -61,7 +74,7 @@ async def call_error(client: Client, name: str, **arguments: Any) -> str:
 
 
 async def exercise_every_tool(client: Client) -> None:
-    """A user's session over all ten tools, asserting what the user would see."""
+    """A user's session over every tool, asserting what the user would see."""
     added = await call(
         client,
         "add_task",
@@ -99,3 +112,68 @@ async def exercise_every_tool(client: Client) -> None:
 
     assert (await call(client, "list_notifications"))["notifications"] == []
     assert (await call(client, "mark_notifications_read"))["marked"] == 0
+    await _exercise_projects_and_batches(client)
+
+
+async def _exercise_projects_and_batches(client: Client) -> None:
+    """Projects, subtasks, reminders, batch tools, comments, activity and what next."""
+    inbox = (await call(client, "list_projects"))["projects"][0]
+    assert (inbox["name"], inbox["inbox"]) == ("Inbox", True)
+    errands = await call(client, "add_project", name="Errands", color="#e05d44")
+    renamed = await call(client, "update_project", project="errands", name="Chores")
+    assert (renamed["id"], renamed["name"]) == (errands["id"], "Chores")
+
+    parent = await call(
+        client,
+        "add_task",
+        title="Big shop",
+        project="Chores",
+        due="2030-03-01T10:00",
+        reminders=[{"before_minutes": 60}, {"at": "2030-02-28T18:00"}],
+    )
+    assert parent["project_id"] == errands["id"] and len(parent["reminders"]) == 2
+    batch = await call(
+        client,
+        "add_tasks",
+        tasks=[{"title": "Eggs", "parent_id": parent["id"]}, {"title": "Bread"}],
+    )
+    eggs, bread = batch["tasks"]
+    assert eggs["project_id"] == errands["id"] and bread["project_id"] == inbox["id"]
+    moved = await call(
+        client,
+        "update_tasks",
+        updates=[{"task_id": bread["id"], "project": "Chores", "due": "2030-03-01T09:00"}],
+    )
+    assert moved["tasks"][0]["project_id"] == errands["id"]
+    listed = await call(client, "list_tasks", project="Chores")
+    assert {t["title"]: t["open_subtasks"] for t in listed["tasks"]} == {
+        "Bread": 0,
+        "Big shop": 1,
+        "Eggs": 0,
+    }
+    assert (await call(client, "list_tasks", parent_id=parent["id"]))["tasks"][0]["id"] == eggs[
+        "id"
+    ]
+
+    comment = await call(client, "add_comment", task_id=parent["id"], text="Bring bags")
+    listed_comments = (await call(client, "list_comments", task_id=parent["id"]))["comments"]
+    assert listed_comments == [comment]
+    ranked = (await call(client, "whats_next", limit=10))["tasks"]
+    assert ranked and all(item["reasons"] for item in ranked)
+
+    done = await call(client, "complete_tasks", task_ids=[parent["id"]])
+    assert done["tasks"][0]["completed"] and done["next_occurrences"] == []
+    assert (await call(client, "get_task", task_id=eggs["id"]))["completed"] is True
+    gone = await call(client, "delete_tasks", task_ids=[bread["id"]])
+    assert gone["tasks"][0]["deleted_at"] is not None
+
+    deleted = await call(client, "delete_project", project=errands["id"])
+    assert deleted["project"]["deleted_at"] is not None
+    assert set(deleted["task_ids"]) == {parent["id"], eggs["id"]}
+    restored = await call(client, "restore_project", project="Chores")
+    assert set(restored["task_ids"]) == {parent["id"], eggs["id"]}
+    assert (await call(client, "get_task", task_id=bread["id"]))["deleted_at"] is not None
+
+    activity = await call(client, "list_activity", project=errands["id"], limit=200)
+    types = {entry["type"] for entry in activity["events"]}
+    assert {"project.created", "project.deleted", "project.restored"} <= types
