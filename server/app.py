@@ -21,6 +21,7 @@ from mcp_tools.connectors import tool_connector
 from server.conversations.chat import Chat, ToolConnector
 from server.conversations.provider import open_agent
 from server.http import (
+    activity,
     calendar,
     conversations,
     events,
@@ -28,6 +29,7 @@ from server.http import (
     notifications,
     oauth,
     openai,
+    projects,
     tasks,
     users,
 )
@@ -97,6 +99,8 @@ def create_app(runtime: Runtime, *, tools: ToolConnector | None = None) -> FastA
         health,
         users,
         tasks,
+        projects,
+        activity,
         notifications,
         events,
         oauth,

@@ -1,4 +1,5 @@
-"""REST routes for tasks: thin translations onto TaskService."""
+"""REST routes for tasks and their comments: thin translations onto TaskService and
+CommentService."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, status
 
+from server.comments.models import CommentCreate, CommentList, CommentPublic
 from server.http.deps import CurrentUser, ServicesDep
 from server.tasks.models import (
     CompletionPublic,
@@ -66,3 +68,17 @@ async def reopen_task(task_id: int, services: ServicesDep, user: CurrentUser) ->
 @router.post("/{task_id}/restore", response_model=TaskPublic)
 async def restore_task(task_id: int, services: ServicesDep, user: CurrentUser) -> TaskPublic:
     return await services.tasks.restore_task(user=user, task_id=task_id)
+
+
+@router.get("/{task_id}/comments", response_model=CommentList)
+async def list_comments(task_id: int, services: ServicesDep, user: CurrentUser) -> CommentList:
+    return await services.comments.list_comments(user=user, task_id=task_id)
+
+
+@router.post(
+    "/{task_id}/comments", status_code=status.HTTP_201_CREATED, response_model=CommentPublic
+)
+async def add_comment(
+    task_id: int, data: CommentCreate, services: ServicesDep, user: CurrentUser
+) -> CommentPublic:
+    return await services.comments.add_comment(user=user, task_id=task_id, data=data)
