@@ -122,7 +122,6 @@ class NotificationService:
         )
         return notification
 
-
     @staticmethod
     async def _still_due(
         session: AsyncSession,

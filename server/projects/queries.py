@@ -7,7 +7,7 @@ task of a batch, costs one query.
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy import ColumnElement, Select, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db import check_id, utcnow
@@ -22,7 +22,7 @@ def project_not_found(project_id: int) -> NotFound:
 def archived_ids(user_id: int) -> Select[tuple[int]]:
     """The ids of the user's archived projects (their tasks leave default listings)."""
     return select(Project.id).where(
-        Project.user_id == user_id, Project.archived.is_(True), Project.deleted_at.is_(None)
+        Project.user_id == user_id, Project.archived == true(), Project.deleted_at.is_(None)
     )
 
 

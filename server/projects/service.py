@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import false, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -77,7 +77,7 @@ async def open_task_counts(session: AsyncSession, project_ids: list[int]) -> dic
         .where(
             Task.project_id.in_(project_ids),
             Task.deleted_at.is_(None),
-            Task.completed.is_(False),
+            Task.completed == false(),
         )
         .group_by(Task.project_id)
     )

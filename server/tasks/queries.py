@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy import Connection, bindparam, false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db import Database, check_id
@@ -28,7 +28,7 @@ OPEN_SUBTASKS = (
     .where(
         CHILD.c.parent_id == TASKS.c.id,
         CHILD.c.deleted_at.is_(None),
-        CHILD.c.completed.is_(False),
+        CHILD.c.completed == false(),
     )
     .correlate(TASKS)
     .scalar_subquery()
@@ -131,7 +131,7 @@ async def open_subtask_counts(session: AsyncSession, task_ids: Sequence[int]) ->
         .where(
             Task.parent_id.in_(list(task_ids)),
             Task.deleted_at.is_(None),
-            Task.completed.is_(False),
+            Task.completed == false(),
         )
         .group_by(Task.parent_id)
     )

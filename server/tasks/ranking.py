@@ -19,7 +19,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import false, select
 
 from server.db import Database, utcnow
 from server.errors import ValidationFailed
@@ -34,27 +34,30 @@ LIMIT_MAX = 50
 PRIORITY_REASON = {1: "high priority", 2: "medium priority", 3: "low priority"}
 
 
-async def rank_next(db: Database, *, user: User, limit: int) -> NextTasks:
-    """The user's `limit` most pressing open tasks, most pressing first."""
+async def rank_next(
+    db: Database, *, user: User, limit: int, now: datetime | None = None
+) -> NextTasks:
+    """The user's `limit` most pressing open tasks at `now`, most pressing first."""
     if not 1 <= limit <= LIMIT_MAX:
         raise ValidationFailed("limit", f"must be between 1 and {LIMIT_MAX}")
-    clock = Clock(utcnow(), ZoneInfo(user.timezone))
+    clock = Clock(now or utcnow(), ZoneInfo(user.timezone))
     open_tasks = [
         Task.user_id == user.id,
         Task.deleted_at.is_(None),
-        Task.completed.is_(False),
+        Task.completed == false(),
         not_in_archived(Task.project_id, user.id),
     ]
     soonest = (
         select(*PUBLIC_COLUMNS)
         .where(*open_tasks, Task.due_sort < clock.soon)
-        .order_by(Task.due_sort, Task.id)
+        # The fixed columns first, so PostgreSQL reads the index in order (see listing.py).
+        .order_by(Task.deleted_at, Task.completed, Task.due_sort, Task.id)
         .limit(CANDIDATES)
     )
     important = (
         select(*PUBLIC_COLUMNS)
         .where(*open_tasks)
-        .order_by(Task.priority_rank, Task.due_sort, Task.id)
+        .order_by(Task.deleted_at, Task.completed, Task.priority_rank, Task.due_sort, Task.id)
         .limit(CANDIDATES)
     )
 

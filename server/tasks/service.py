@@ -172,7 +172,7 @@ class TaskService:
             self.metrics.tasks_completed.inc(len(done))
         return BatchCompletion(
             tasks=[work.publics[task.id] for task in done],
-            next_occurrences=[work.publics[t.id] for t in dict.fromkeys(following) if t],
+            next_occurrences=[work.publics[i] for i in dict.fromkeys(t.id for t in following if t)],
         )
 
     async def reopen_task(self, *, user: User, task_id: int) -> TaskPublic:

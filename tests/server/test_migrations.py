@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import insert, inspect, text
+from sqlalchemy import JSON, Boolean, Integer, String, column, insert, inspect, table, text
 
-from server.db import MIGRATIONS_DIR, Database
+from server.db import MIGRATIONS_DIR, Database, UTCDateTime
+from server.events.models import OutboxEvent
 from server.models import ApiToken, Task, User, metadata
 from server.tasks.models import Status, TaskCreate, TaskQuery
 from server.users.service import hash_token
+from server.workers.scheduler import DeadlineScheduler
 from tests.utils.app import services_on
+from tests.utils.events import rows
 from tests.utils.factories import make_task
 from tests.utils.oauth import mint_access_token
 
@@ -99,6 +102,25 @@ async def test_database_from_the_first_migration_upgrades_in_place_keeping_its_d
     ]
 
 
+# The tasks table before projects (revision 0002), for rows written against it.
+LEGACY_TASKS = table(
+    "tasks",
+    column("user_id", Integer),
+    column("title", String),
+    column("completed", Boolean),
+    column("priority_rank", Integer),
+    column("tags", JSON),
+    column("tags_key", String),
+    column("due", UTCDateTime()),
+    column("due_sort", UTCDateTime()),
+    column("created_at", UTCDateTime()),
+    column("updated_at", UTCDateTime()),
+    column("next_alert_at", UTCDateTime()),
+    column("remind_before_minutes", Integer),
+    column("last_alert", String),
+)
+
+
 async def _insert_first_release_rows(conn) -> None:
     now = datetime(2026, 1, 1, tzinfo=UTC)
     due = datetime(2030, 5, 1, 7, 0, tzinfo=UTC)
@@ -163,3 +185,69 @@ async def test_idempotency_keys_stored_before_fingerprints_still_replay(database
         )
     assert replay.title == "Renew licence"
     assert again == fresh
+
+
+async def test_a_database_from_before_projects_upgrades_with_an_inbox_and_working_reminders(
+    database_url,
+):
+    # As the release before projects left it: one list per user, one reminder per task.
+    db = Database(database_url)
+    due = datetime(2030, 5, 1, 7, 0, tzinfo=UTC)
+    async with db.write_engine.begin() as conn:
+        await conn.run_sync(lambda sync: command.upgrade(alembic_config(sync), "0002"))
+        await _insert_first_release_rows(conn)
+        await conn.execute(
+            insert(User.__table__).values(id=2, name="pia", timezone="UTC", created_at=due)
+        )
+        legacy = {"completed": False, "priority_rank": 4, "tags": [], "tags_key": "|"}
+        for title, user_id, minutes, last_alert in (
+            ("Ten minutes ahead", 1, 10, None),  # its reminder is still to come
+            ("Already reminded", 1, 15, "reminder"),  # fired before the upgrade
+            ("Default lead", 2, None, None),  # REMINDER_LEAD_MINUTES, here 45
+        ):
+            await conn.execute(
+                insert(LEGACY_TASKS).values(
+                    user_id=user_id,
+                    title=title,
+                    due=due,
+                    due_sort=due,
+                    created_at=due,
+                    updated_at=due,
+                    next_alert_at=due - timedelta(minutes=minutes or 45),
+                    remind_before_minutes=minutes,
+                    last_alert=last_alert,
+                    **legacy,
+                )
+            )
+    await db.dispose()
+
+    async with services_on(database_url, reminder_lead_minutes=45) as services:
+        olga = await services.users.authenticate("tda_first-release-token")
+        pia = await services.users.get_user(name="pia")
+        for user in (olga, pia):
+            [inbox] = (await services.projects.list_projects(user=user)).projects
+            page = await services.tasks.list_tasks(user=user, query=TaskQuery(status=Status.all))
+            assert inbox.name == "Inbox" and inbox.open_tasks == len(page.tasks) > 0
+            assert {task.project_id for task in page.tasks} == {inbox.id}
+        leads = {
+            t.title: [r.before_minutes for r in t.reminders]
+            for user in (olga, pia)
+            for t in (await services.tasks.list_tasks(user=user, query=TaskQuery())).tasks
+        }
+        assert leads == {
+            "Renew licence": [45],
+            "Ten minutes ahead": [10],
+            "Already reminded": [15],
+            "Default lead": [45],
+        }
+
+        await DeadlineScheduler(deadlines=services.deadlines, interval_seconds=1).tick(
+            now=due - timedelta(minutes=5)
+        )
+
+        alerts = await rows(services, OutboxEvent, OutboxEvent.topic == services.topics.reminders)
+    fired = sorted((e.envelope["type"], e.envelope["data"]["title"]) for e in alerts)
+    assert fired == [
+        ("reminder.due", "Default lead"),
+        ("reminder.due", "Ten minutes ahead"),
+    ]

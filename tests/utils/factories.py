@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from server.db import utcnow
 from server.notifications.models import Notification, NotificationList
+from server.projects.models import ProjectCreate, ProjectPublic
 from server.services import Services
 from server.tasks.models import Status, Task, TaskCreate, TaskPublic, TaskQuery
 from server.users.models import User
@@ -18,6 +19,17 @@ from server.users.models import User
 async def make_task(services: Services, user: User, title: str = "Task", **fields) -> TaskPublic:
     """A task created through the task service, as any client would create it."""
     return await services.tasks.create_task(user=user, data=TaskCreate(title=title, **fields))
+
+
+async def make_project(services: Services, user: User, name: str, **fields) -> ProjectPublic:
+    """A project created through the project service."""
+    return await services.projects.create_project(
+        user=user, data=ProjectCreate(name=name, **fields)
+    )
+
+
+async def inbox_of(services: Services, user: User) -> ProjectPublic:
+    return (await services.projects.list_projects(user=user)).projects[0]
 
 
 async def make_notification(

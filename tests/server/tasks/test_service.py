@@ -16,10 +16,14 @@ from tests.utils.app import services_on
 from tests.utils.factories import make_task, stored_task_count, titles
 
 
-async def outbox_types(services, task_id: int) -> list[str]:
+async def outbox_types_of(services, subject: str) -> list[str]:
     async with services.db.session() as session:
         rows = await session.scalars(select(OutboxEvent).order_by(OutboxEvent.id))
-        return [r.envelope["type"] for r in rows if r.envelope["subject"] == f"task/{task_id}"]
+        return [r.envelope["type"] for r in rows if r.envelope["subject"] == subject]
+
+
+async def outbox_types(services, task_id: int) -> list[str]:
+    return await outbox_types_of(services, f"task/{task_id}")
 
 
 async def test_naive_datetime_is_in_the_users_timezone(services, alice):

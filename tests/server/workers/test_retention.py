@@ -92,6 +92,30 @@ async def test_a_redelivered_event_whose_id_is_kept_has_no_effect(services, alic
     assert await count(services, Notification) == 1
 
 
+async def test_activity_older_than_its_retention_goes_and_the_rest_stays(services, alice):
+    from server.activity.models import Activity, ActivityQuery
+    from tests.utils.factories import make_task
+
+    await make_task(services, alice.user, title="Kept")
+    async with services.db.transaction() as session:
+        for days in (91, 120):
+            session.add(
+                Activity(
+                    user_id=alice.user.id,
+                    at=utcnow() - timedelta(days=days),
+                    type="task.updated",
+                    changes={"title": ["a", "b"]},
+                )
+            )
+    sweeper = retention(services, batch_size=1, activity_retention=timedelta(days=90))
+
+    result = await sweeper.sweep()
+
+    assert result.activity == 2
+    page = await services.activity.list_activity(user=alice.user, query=ActivityQuery())
+    assert [e.type for e in page.events] == ["task.created", "project.created"]
+
+
 async def test_two_sweeps_at_once_delete_each_old_row_once(services):
     old = utcnow() - 2 * WEEK
     for index in range(30):
@@ -133,14 +157,16 @@ async def test_a_sweep_finds_old_rows_through_indexes(sqlite_url):
         for stmt in (
             sweeper.published_outbox_batch(utcnow()),
             sweeper.processed_ids_batch(utcnow()),
+            sweeper.activity_batch(utcnow()),
         ):
             sql = str(stmt.compile(services.db.engine, compile_kwargs={"literal_binds": True}))
             async with services.db.session() as session:
                 plan = await session.execute(text(f"EXPLAIN QUERY PLAN {sql}"))
                 plans.append(" ".join(str(row[-1]) for row in plan))
-    outbox_plan, processed_plan = plans
+    outbox_plan, processed_plan, activity_plan = plans
     assert "INDEX ix_outbox_pending (published_at<?)" in outbox_plan
     assert "INDEX ix_processed_events_processed_at (processed_at<?)" in processed_plan
+    assert "INDEX ix_activity_at (at<?)" in activity_plan
     # Each batch row is then deleted through its primary key: no table scan, no sort.
     for found in ("SCAN", "TEMP B-TREE"):
-        assert found not in outbox_plan + processed_plan
+        assert found not in outbox_plan + processed_plan + activity_plan
