@@ -69,10 +69,10 @@ class ActivityService:
                 )
                 stmt = stmt.where(Activity.task_id == query.task_id)
             if query.project is not None:
-                lookup = ProjectLookup(session, user.id)
-                ref = query.project
-                # An id also names a deleted project (its history stays readable).
-                project = await (lookup.owned(ref) if isinstance(ref, int) else lookup.resolve(ref))
+                # An id also names a deleted project: its history stays readable.
+                project = await ProjectLookup(session, user.id).resolve(
+                    query.project, include_deleted=True
+                )
                 stmt = stmt.where(Activity.project_id == project.id)
             if query.since is not None:
                 since = resolve_due(query.since, user.timezone, field="since")

@@ -7,6 +7,8 @@ task of a batch, costs one query.
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 from sqlalchemy import ColumnElement, Select, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -60,24 +62,30 @@ class ProjectLookup:
         projects = [p for p in (await self.load()).values() if p.deleted_at is None]
         return sorted(projects, key=lambda p: (not p.inbox, p.name.lower(), p.id))
 
-    async def resolve(self, ref: int | str, *, field: str | None = None) -> Project:
-        """The live project `ref` names: an id, or a name matched ignoring case (a name made
-        of digits may also be an id). NotFound, or ValidationFailed(field) when `field` is
-        given, listing the user's projects when a name matches none."""
-        live = await self.live()
-        found = None
-        if isinstance(ref, int):
-            found = next((p for p in live if p.id == ref), None)
-            message = f"project {ref} not found"
-        else:
+    async def resolve(
+        self, ref: int | str, *, field: str | None = None, include_deleted: bool = False
+    ) -> Project:
+        """The project `ref` names: a name matched ignoring case among the live projects, or
+        an id (a name made of digits that matches none is an id too; a deleted project only
+        with `include_deleted`). NotFound, or ValidationFailed(field) when `field` is given;
+        for a name that matches none, the error lists the user's projects."""
+        if isinstance(ref, str):
             name = ref.strip()
+            live = await self.live()
             found = next((p for p in live if p.name.lower() == name.lower()), None)
-            if found is None and name.isdecimal():
-                found = next((p for p in live if p.id == int(name)), None)
-            names = ", ".join(repr(p.name) for p in live)
-            message = f"no project named {name!r}; the projects are: {names}"
-        if found is not None:
-            return found
+            if found is not None:
+                return found
+            if not name.isdecimal():
+                names = ", ".join(repr(p.name) for p in live)
+                self._missing(f"no project named {name!r}; the projects are: {names}", ref, field)
+            ref = int(name)
+        try:
+            return await self.owned(ref, include_deleted=include_deleted)
+        except NotFound as exc:
+            self._missing(exc.message, ref, field)
+
+    @staticmethod
+    def _missing(message: str, ref: int | str, field: str | None) -> NoReturn:
         if field is not None:
             raise ValidationFailed(field, message)
         raise NotFound(message, details={"project": ref})

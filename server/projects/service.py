@@ -264,7 +264,7 @@ class ProjectService:
         """A project by id (deleted ones too) or by name."""
         async with self.db.session() as session:
             lookup = ProjectLookup(session, user.id)
-            project = await (lookup.owned(ref) if isinstance(ref, int) else lookup.resolve(ref))
+            project = await lookup.resolve(ref, include_deleted=True)
             return await self._public(session, project)
 
     async def list_projects(self, *, user: User, include_archived: bool = False) -> ProjectList:

@@ -1,4 +1,5 @@
-"""GET /api/events: a user's task changes and new notifications, pushed live over SSE."""
+"""GET /api/events: a user's task and project changes, comments and new notifications, pushed
+live over SSE."""
 
 from __future__ import annotations
 
@@ -134,3 +135,29 @@ async def test_a_busy_stream_ends_too_when_its_token_is_revoked(sqlite_url):
                 await services.users.revoke_token(prefix=alice.token[:12])
                 await stream.end(within=3)
                 busy.cancel()
+
+
+async def test_project_changes_and_comments_are_pushed_live(sqlite_url):
+    settings = make_settings(database_url=sqlite_url)
+    async with running_app(settings, workers=True) as (runtime, base_url):
+        alice = await make_account(runtime.services, "alice")
+        async with live_events(base_url, alice.token) as stream, httpx.AsyncClient() as http:
+            created = await http.post(
+                f"{base_url}/api/projects", json={"name": "Errands"}, headers=alice.headers
+            )
+            project_event = await stream.next("project")
+            while project_event["project"]["name"] != "Errands":  # the Inbox came first
+                project_event = await stream.next("project")
+            task = await http.post(
+                f"{base_url}/api/tasks", json={"title": "Milk"}, headers=alice.headers
+            )
+            await http.post(
+                f"{base_url}/api/tasks/{task.json()['id']}/comments",
+                json={"text": "Oat"},
+                headers=alice.headers,
+            )
+            comment_event = await stream.next("comment")
+
+    assert project_event == {"type": "project.created", "project": created.json()}
+    assert comment_event["type"] == "comment.added"
+    assert comment_event["comment"]["text"] == "Oat"
