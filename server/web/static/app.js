@@ -4,12 +4,15 @@
 import * as api from "./api.js";
 import { initCalendar, resetCalendar } from "./calendar.js";
 import { initChat, loadConversations, resetChat } from "./chat.js";
+import { initDetails, onCommentEvent, resetDetails } from "./details.js";
+import { initNext, resetNext, scheduleNextReload } from "./next.js";
 import {
   initNotifications,
   loadNotifications,
   onNotificationEvent,
   resetNotifications,
 } from "./notifications.js";
+import { initProjects, loadProjects, onProjectEvent, resetProjects } from "./projects.js";
 import {
   initTasks,
   onTaskEvent,
@@ -81,6 +84,9 @@ function signOut(message) {
   api.configure({ token: null });
   resetChat();
   resetTasks();
+  resetProjects();
+  resetDetails();
+  resetNext();
   resetNotifications();
   resetApps();
   resetCalendar();
@@ -98,6 +104,7 @@ function startSession(me) {
   setError($("#signin-error"), "");
   $("#signin-token").value = "";
 
+  loadProjects();
   reloadTasks();
   loadNotifications();
   loadConversations();
@@ -113,13 +120,25 @@ function followLiveEvents(signal) {
     onOpen: () => {
       // After a reconnect, catch up on whatever changed while the stream was down.
       if (opened++ > 0) {
+        loadProjects();
         reloadTasks();
+        scheduleNextReload();
         loadNotifications();
       }
     },
     onEvent: ({ event, data }) => {
-      if (event === "task") onTaskEvent(data);
-      else if (event === "notification") onNotificationEvent(data);
+      if (event === "task") {
+        onTaskEvent(data);
+        onProjectEvent(); // the open-task counts change
+        scheduleNextReload();
+      } else if (event === "project") {
+        onProjectEvent();
+        scheduleTaskReload();
+      } else if (event === "comment") {
+        onCommentEvent(data);
+      } else if (event === "notification") {
+        onNotificationEvent(data);
+      }
     },
   });
 }
@@ -176,9 +195,21 @@ function main() {
       setView("chat");
     },
     // Live events normally refresh the tasks; without them, refresh after each tool.
-    onToolResult: () => liveState === "live" || scheduleTaskReload(),
+    onToolResult: () => {
+      if (liveState === "live") return;
+      scheduleTaskReload();
+      onProjectEvent();
+    },
   });
   initTasks();
+  initProjects({ onSelect: () => reloadTasks() });
+  initDetails({ onTaskChanged: () => scheduleTaskReload() });
+  initNext({
+    onShown: (shown) => {
+      $("#task-list").hidden = shown;
+      $("#task-filters").hidden = shown;
+    },
+  });
   initNotifications();
   initApps();
   initCalendar();

@@ -1,8 +1,23 @@
-// The tasks panel: filters, the list, add / complete / reopen / delete / restore,
-// and live updates from the events stream.
+// The tasks panel: filters, the list (subtasks indented under their parent), add / add a
+// subtask / complete / reopen / delete / restore, a task's details, and live updates from
+// the events stream.
 
 import * as api from "./api.js";
-import { $, formatWhen, h, newKey, setError, show, timeElement, toast } from "./ui.js";
+import { isOpen, renderDetails, toggleDetails } from "./details.js";
+import { projectName, selectedProject } from "./projects.js";
+import { DEPTH_MAX, renderSubtaskForm, tree } from "./subtasks.js";
+import {
+  $,
+  describeRecurrence,
+  formatWhen,
+  h,
+  newKey,
+  setError,
+  show,
+  timeElement,
+  toast,
+  trashIcon,
+} from "./ui.js";
 
 const PAGE_SIZE = 50;
 const PRIORITY_LABEL = { high: "High", medium: "Medium", low: "Low" };
@@ -15,6 +30,7 @@ const state = {
   highlight: new Set(), // ids changed by someone else: flash them once on the next render
   knownTags: new Set(),
   busy: new Set(), // ids with a complete / reopen request in flight
+  addingSubtaskTo: null, // id of the task whose "add a subtask" field is open
   loadSeq: 0,
   reloadTimer: null,
 };
@@ -47,6 +63,7 @@ export function initTasks() {
 }
 
 export function resetTasks() {
+  state.addingSubtaskTo = null;
   state.tasks = [];
   state.nextCursor = null;
   state.deleted.clear();
@@ -84,6 +101,7 @@ function listQuery(cursor) {
     overdue: status === "overdue" ? "true" : "",
     priority,
     tag,
+    project: selectedProject() ?? "",
     sort: "due",
     limit: PAGE_SIZE,
     cursor,
@@ -113,7 +131,7 @@ function render() {
   const focusedRow = document.activeElement?.closest?.("#task-list .task");
   const focusedRole = document.activeElement?.dataset?.role;
   const focusedIndex = focusedRow ? [...list.children].indexOf(focusedRow) : -1;
-  list.replaceChildren(...state.tasks.map(renderTask));
+  list.replaceChildren(...tree(state.tasks).flatMap(([task, depth]) => renderRows(task, depth)));
   state.highlight.clear();
   if (focusedRow) restoreFocus(list, focusedRow.dataset.id, focusedRole, focusedIndex);
   for (const task of state.tasks) for (const tag of task.tags || []) state.knownTags.add(tag);
@@ -152,7 +170,25 @@ function emptyText() {
   }[state.filters.status];
 }
 
-function renderTask(task) {
+function renderRows(task, depth) {
+  const rows = [renderTask(task, depth)];
+  if (state.addingSubtaskTo === task.id) {
+    rows.push(renderSubtaskForm(task, depth, {
+      onAdded: (added) => {
+        state.highlight.add(added.id);
+        state.addingSubtaskTo = null;
+        scheduleReload();
+      },
+      onCancel: () => {
+        state.addingSubtaskTo = null;
+        render();
+      },
+    }));
+  }
+  return rows;
+}
+
+function renderTask(task, depth) {
   const checkboxId = `task-${task.id}-done`;
   const late = !task.completed && task.due && new Date(task.due) < new Date();
   const meta = [];
@@ -174,10 +210,25 @@ function renderTask(task) {
   if (task.completed && task.completed_at) {
     meta.push(h("span", { class: "meta-item" }, "Done ", timeElement(task.completed_at)));
   }
+  if (task.open_subtasks) {
+    const count = task.open_subtasks;
+    meta.push(h("span", { class: "meta-item" }, `${count} open subtask${count === 1 ? "" : "s"}`));
+  }
+  if (selectedProject() === null && projectName(task.project_id) && depth === 1) {
+    meta.push(h("span", { class: "meta-item project-label" }, projectName(task.project_id)));
+  }
+  const upcoming = task.reminders
+    .filter((reminder) => reminder.fires_at && !reminder.fired)
+    .map((reminder) => reminder.fires_at)
+    .sort()[0];
+  if (upcoming && !task.completed) {
+    meta.push(h("span", { class: "meta-item" }, "Reminder ", timeElement(upcoming)));
+  }
 
-  const classes = ["task"];
+  const classes = ["task", `depth-${Math.min(depth, DEPTH_MAX)}`];
   if (task.completed) classes.push("completed");
   if (state.highlight.has(task.id)) classes.push("flash");
+  const open = isOpen(task.id);
 
   return h("li", { class: classes.join(" "), dataset: { id: String(task.id) } },
     h("input", {
@@ -191,6 +242,29 @@ function renderTask(task) {
       h("label", { for: checkboxId, class: "task-title" }, task.title),
       meta.length ? h("div", { class: "task-meta" }, meta) : null,
       task.description ? h("p", { class: "task-description" }, task.description) : null,
+      h("div", { class: "task-actions" },
+        depth < DEPTH_MAX && !task.completed
+          ? h("button", {
+            type: "button",
+            class: "link-button",
+            "data-role": "add-subtask",
+            "aria-label": `Add a subtask to “${task.title}”`,
+            onclick: () => openSubtaskForm(task),
+          }, "+ Subtask")
+          : null,
+        h("button", {
+          type: "button",
+          class: "link-button",
+          "data-role": "details",
+          "aria-expanded": String(open),
+          "aria-label": `Details of “${task.title}”`,
+          onclick: () => {
+            toggleDetails(task.id);
+            render();
+          },
+        }, open ? "Hide details" : "Details"),
+      ),
+      open ? renderDetails(task) : null,
     ),
     h("button", {
       type: "button",
@@ -203,49 +277,10 @@ function renderTask(task) {
   );
 }
 
-const UNITS = {
-  DAILY: ["day", "days"],
-  WEEKLY: ["week", "weeks"],
-  MONTHLY: ["month", "months"],
-  YEARLY: ["year", "years"],
-};
-const WEEKDAYS = { MO: "Mon", TU: "Tue", WE: "Wed", TH: "Thu", FR: "Fri", SA: "Sat", SU: "Sun" };
-
-/** "FREQ=WEEKLY;BYDAY=MO" -> "Every week on Mon"; anything unusual is shown as written. */
-function describeRecurrence(rule) {
-  const simple = { daily: "DAILY", weekly: "WEEKLY", monthly: "MONTHLY", yearly: "YEARLY" };
-  const parts = {};
-  if (simple[rule.toLowerCase()]) {
-    parts.FREQ = simple[rule.toLowerCase()];
-  } else {
-    for (const part of rule.replace(/^RRULE:/i, "").split(";")) {
-      const [key, value] = part.split("=");
-      if (key && value) parts[key.toUpperCase()] = value.toUpperCase();
-    }
-  }
-  const unit = UNITS[parts.FREQ];
-  if (!unit) return rule;
-  const interval = Number(parts.INTERVAL || 1);
-  let text = interval === 1 ? `Every ${unit[0]}` : `Every ${interval} ${unit[1]}`;
-  if (parts.BYDAY) {
-    const days = parts.BYDAY.split(",").map((day) => WEEKDAYS[day] || day);
-    text += ` on ${days.join(", ")}`;
-  }
-  return text;
-}
-
-function trashIcon() {
-  const ns = "http://www.w3.org/2000/svg";
-  const svg = document.createElementNS(ns, "svg");
-  svg.setAttribute("viewBox", "0 0 24 24");
-  svg.setAttribute("width", "18");
-  svg.setAttribute("height", "18");
-  svg.setAttribute("aria-hidden", "true");
-  const path = document.createElementNS(ns, "path");
-  path.setAttribute("fill", "currentColor");
-  path.setAttribute("d", "M9 3h6l1 2h4v2H4V5h4l1-2Zm-3 6h12l-1 12H7L6 9Zm4 2v8h2v-8h-2Zm4 0v8h2v-8h-2Z");
-  svg.append(path);
-  return svg;
+function openSubtaskForm(task) {
+  state.addingSubtaskTo = task.id;
+  render();
+  $(`#subtask-of-${task.id}`)?.focus();
 }
 
 async function toggle(task, checkbox) {
@@ -342,6 +377,7 @@ async function onAdd(event) {
   if (fields.priority.value) body.priority = fields.priority.value;
   const tags = fields.tags.value.split(",").map((tag) => tag.trim()).filter(Boolean);
   if (tags.length) body.tags = tags;
+  if (selectedProject() !== null) body.project = selectedProject();
 
   const submit = form.querySelector("button[type=submit]");
   submit.disabled = true;

@@ -131,3 +131,50 @@ export function toast(message, { action, kind = "info", timeout } = {}) {
   setTimeout(close, timeout ?? (action ? 10000 : 5000));
   return item;
 }
+
+// ---- task labels -------------------------------------------------------------------------
+
+const UNITS = {
+  DAILY: ["day", "days"],
+  WEEKLY: ["week", "weeks"],
+  MONTHLY: ["month", "months"],
+  YEARLY: ["year", "years"],
+};
+const WEEKDAYS = { MO: "Mon", TU: "Tue", WE: "Wed", TH: "Thu", FR: "Fri", SA: "Sat", SU: "Sun" };
+
+/** "FREQ=WEEKLY;BYDAY=MO" -> "Every week on Mon"; anything unusual is shown as written. */
+export function describeRecurrence(rule) {
+  const simple = { daily: "DAILY", weekly: "WEEKLY", monthly: "MONTHLY", yearly: "YEARLY" };
+  const parts = {};
+  if (simple[rule.toLowerCase()]) {
+    parts.FREQ = simple[rule.toLowerCase()];
+  } else {
+    for (const part of rule.replace(/^RRULE:/i, "").split(";")) {
+      const [key, value] = part.split("=");
+      if (key && value) parts[key.toUpperCase()] = value.toUpperCase();
+    }
+  }
+  const unit = UNITS[parts.FREQ];
+  if (!unit) return rule;
+  const interval = Number(parts.INTERVAL || 1);
+  let text = interval === 1 ? `Every ${unit[0]}` : `Every ${interval} ${unit[1]}`;
+  if (parts.BYDAY) {
+    const days = parts.BYDAY.split(",").map((day) => WEEKDAYS[day] || day);
+    text += ` on ${days.join(", ")}`;
+  }
+  return text;
+}
+
+export function trashIcon() {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("width", "18");
+  svg.setAttribute("height", "18");
+  svg.setAttribute("aria-hidden", "true");
+  const path = document.createElementNS(ns, "path");
+  path.setAttribute("fill", "currentColor");
+  path.setAttribute("d", "M9 3h6l1 2h4v2H4V5h4l1-2Zm-3 6h12l-1 12H7L6 9Zm4 2v8h2v-8h-2Zm4 0v8h2v-8h-2Z");
+  svg.append(path);
+  return svg;
+}

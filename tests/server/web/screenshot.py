@@ -33,19 +33,22 @@ def _at(days: int, hour: int, minute: int = 0) -> str:
     return day.replace(hour=hour, minute=minute, second=0, microsecond=0).isoformat()
 
 
+SAMPLE_PROJECTS = [{"name": "Work", "color": "#3b5bdb"}, {"name": "Home", "color": "#2f9e44"}]
+# Subtasks of the first sample task.
+SAMPLE_SUBTASKS = ["Collect the numbers", "Write the summary"]
 SAMPLE_TASKS = [
     {
         "title": "Send the quarterly report",
         "due": _at(-1, 16),
         "priority": "high",
-        "tags": ["work"],
+        "project": "Work",
     },
     {"title": "Book the dentist", "due": _at(1, 9, 30), "priority": "medium", "tags": ["health"]},
     {
         "title": "Water the plants",
         "due": _at(3, 8),
         "priority": "low",
-        "tags": ["home"],
+        "project": "Home",
         "recurrence": "FREQ=WEEKLY;BYDAY=MO",
     },
     {"title": "Read chapter 5 of DDIA", "description": "Replication: leaders and followers."},
@@ -88,8 +91,15 @@ async def take(path: Path) -> None:
             ) as server,
         ):
             async with httpx.AsyncClient(base_url=server.base_url, headers=server.headers) as api:
+                for project in SAMPLE_PROJECTS:
+                    (await api.post("/api/projects", json=project)).raise_for_status()
+                parents = []
                 for task in SAMPLE_TASKS:
-                    (await api.post("/api/tasks", json=task)).raise_for_status()
+                    response = await api.post("/api/tasks", json=task)
+                    parents.append(response.raise_for_status().json())
+                for title in SAMPLE_SUBTASKS:
+                    subtask = {"title": title, "parent_id": parents[0]["id"]}
+                    (await api.post("/api/tasks", json=subtask)).raise_for_status()
             async with launch_chromium() as browser:
                 context = await browser.new_context(
                     viewport={"width": 1280, "height": 760},
