@@ -4,10 +4,12 @@
         [--large 1000000] [--due 1000] [--runs 5]
 
 Each size gets a fresh database holding `due` tasks whose alert time has passed and the
-rest with alerts in the future or none (completed, no due date). A tick fires the `due`
-alerts (one outbox event each); the due tasks are re-armed between runs. Prints the median
-tick of each size and the ratio large / small (goal: <= 1.2, i.e. cost follows what is
-due, not what is stored).
+rest with alerts in the future or none (no due date); every task has several reminders
+(three for a dated task: two relative, one absolute; one for an undated task). A tick fires
+the `due` alerts (one outbox event each, for the latest reminder that has passed); the due
+tasks and their reminders are re-armed between runs. Prints the median tick of each size
+and the ratio large / small (goal: <= 1.2, i.e. cost follows what is due, not what is
+stored).
 """
 
 from __future__ import annotations
@@ -25,10 +27,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import delete, insert, update  # noqa: E402
+from sqlalchemy import delete, insert, select, update  # noqa: E402
 
 from server.config import Settings  # noqa: E402
 from server.events.models import OutboxEvent  # noqa: E402
+from server.projects.models import Project  # noqa: E402
 from server.runtime import open_runtime  # noqa: E402
 from server.tasks.models import NO_DUE, Task, TaskAlert  # noqa: E402
 from server.workers.scheduler import DeadlineScheduler  # noqa: E402
@@ -37,16 +40,27 @@ USERS = 100
 CHUNK = 20_000
 
 
-def task_row(index: int, user_id: int, now: datetime, *, due_now: bool) -> dict:
-    if due_now:
-        due, next_alert = now - timedelta(minutes=5), now - timedelta(minutes=5)
-    elif index % 10 < 3:  # no due date or completed: no alert at all
-        due, next_alert = None, None
+def reminders(leads: tuple[int, ...], at: datetime | None) -> list[dict]:
+    kept = [{"id": n, "before_minutes": lead} for n, lead in enumerate(leads, start=1)]
+    if at is not None:
+        kept.append({"id": len(kept) + 1, "at": at.isoformat()})
+    return kept
+
+
+def task_row(index: int, user_id: int, project_id: int, now: datetime, *, due_now: bool) -> dict:
+    """A task with its reminders."""
+    if due_now:  # due in 5 minutes: its 60- and 10-minute reminders have passed
+        due = now + timedelta(minutes=5)
+        leads, at, next_alert = (60, 10), now + timedelta(minutes=2), now - timedelta(minutes=5)
+    elif index % 10 < 3:  # no due date: a relative reminder that never fires
+        due, leads, at, next_alert = None, (30,), None, None
     else:
-        due = now + timedelta(minutes=random.randint(60, 60 * 24 * 365))
-        next_alert = due - timedelta(minutes=30)
+        due = now + timedelta(minutes=random.randint(60 * 24 + 60, 60 * 24 * 365))
+        leads, at = (60, 30), due - timedelta(days=1)
+        next_alert = at
     return {
         "user_id": user_id,
+        "project_id": project_id,
         "title": f"task {index}",
         "completed": False,
         "priority_rank": 4,
@@ -54,6 +68,7 @@ def task_row(index: int, user_id: int, now: datetime, *, due_now: bool) -> dict:
         "tags_key": "|",
         "due": due,
         "due_sort": due or NO_DUE,
+        "reminders": reminders(leads, at),
         "next_alert_at": next_alert,
         "created_at": now,
         "updated_at": now,
@@ -69,26 +84,38 @@ async def measure(database_url: str, stored: int, due: int, runs: int) -> list[f
 async def _measure(services, stored: int, due: int, runs: int) -> list[float]:
     now = datetime.now(UTC)
     users = [await services.users.create_user(name=f"u{i}") for i in range(USERS)]
+    async with services.db.session() as session:
+        inboxes = dict((await session.execute(select(Project.user_id, Project.id))).all())
     started = time.perf_counter()
     due_ids = set(random.sample(range(stored), due))
+    reminders_stored = 0
     for start in range(0, stored, CHUNK):
-        rows = [
-            task_row(i, users[i % USERS].id, now, due_now=i in due_ids)
-            for i in range(start, min(stored, start + CHUNK))
-        ]
+        tasks = []
+        for i in range(start, min(stored, start + CHUNK)):
+            user_id = users[i % USERS].id
+            tasks.append(task_row(i, user_id, inboxes[user_id], now, due_now=i in due_ids))
         async with services.db.transaction() as session:
-            await session.execute(insert(Task.__table__), rows)
-    print(f"  seeded {stored:,} tasks in {time.perf_counter() - started:.1f}s", flush=True)
+            await session.execute(insert(Task.__table__), tasks)
+        reminders_stored += sum(len(task["reminders"]) for task in tasks)
+    print(
+        f"  seeded {stored:,} tasks with {reminders_stored:,} reminders in "
+        f"{time.perf_counter() - started:.1f}s",
+        flush=True,
+    )
     scheduler = DeadlineScheduler(deadlines=services.deadlines, interval_seconds=30)
+    due_at = now + timedelta(minutes=5)
     timings = []
     for run in range(runs + 1):
         async with services.db.transaction() as session:  # re-arm the due tasks
             await session.execute(delete(TaskAlert))
             await session.execute(delete(OutboxEvent))
+            unfired = reminders((60, 10), now + timedelta(minutes=2))
             await session.execute(
                 update(Task)
-                .where(Task.due == now - timedelta(minutes=5))
-                .values(last_alert=None, next_alert_at=now - timedelta(minutes=5))
+                .where(Task.due == due_at)
+                .values(
+                    reminders=unfired, last_alert=None, next_alert_at=now - timedelta(minutes=5)
+                )
             )
         if services.db.is_sqlite:  # write the re-arming back now, not during the tick
             async with services.db.engine.connect() as conn:

@@ -10,7 +10,6 @@ from server.notifications.models import Notification
 from server.oauth.models import OAuthClient, OAuthCode, OAuthGrant, OAuthToken
 from server.projects.models import Project
 from server.tasks.models import Task, TaskAlert
-from server.tasks.reminders import TaskReminder
 from server.users.models import ApiToken, User, UserSetting
 
 metadata = SQLModel.metadata
@@ -33,7 +32,6 @@ __all__ = [
     "Project",
     "Task",
     "TaskAlert",
-    "TaskReminder",
     "User",
     "UserSetting",
     "metadata",

@@ -17,7 +17,7 @@ from server.notifications.models import Notification, NotificationPublic
 from server.projects.models import Project
 from server.tasks.models import Task
 from server.tasks.queries import owned_task
-from server.tasks.reminders import TaskReminder, fires_at
+from server.tasks.reminders import fires_at
 from server.users.models import User
 
 MAX_LIMIT = 200
@@ -135,12 +135,9 @@ class NotificationService:
         if project is None or project.archived:
             return False
         if "reminder_id" in data:
-            reminder = await session.get(TaskReminder, int(data["reminder_id"]))
-            return (
-                reminder is not None
-                and reminder.task_id == task.id
-                and fires_at(reminder, task.due) == fire_at
-            )
+            wanted = int(data["reminder_id"])
+            reminder = next((r for r in task.reminders if r["id"] == wanted), None)
+            return reminder is not None and fires_at(reminder, task.due) == fire_at
         return task.due == due
 
 

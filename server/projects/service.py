@@ -327,7 +327,7 @@ class ProjectService:
             return
         for task in await self._tasks_of(work, project, deleted=False):
             if not task.completed:
-                task.next_alert_at = self.tasks.alerts.next_alert_at(task, work.reminders[task.id])
+                task.next_alert_at = self.tasks.alerts.next_alert_at(task)
 
     async def _public(self, session: AsyncSession, project: Project) -> ProjectPublic:
         counts = await open_task_counts(session, [project.id])

@@ -1,36 +1,43 @@
 """Deadline stages of a task (its reminders, due, overdue) and when the next one fires.
 
-A task's stages, in time order: each reminder at its own time, the due time, and
-OVERDUE_AFTER_MINUTES after it. A reminder remembers that it fired (`fired_at`); the due
-and overdue stages are remembered by `last_alert` for the current due time.
+A task's stages: each reminder at its own time, the due time, and OVERDUE_AFTER_MINUTES
+after it. A reminder remembers that it fired (`fired` in the task's kept reminders); the due
+and overdue stages are remembered by `last_alert` for the current due time. The scheduler
+runs this for every due task of a tick, so it works on a task's columns (an ORM object or a
+Core row alike) in one pass.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from server.config import Settings
-from server.tasks.models import AlertKind, Task
+from server.tasks.models import AlertKind
 from server.tasks.reminders import fires_at
 
+# Ties at the same time: a reminder, then the due time, then overdue.
 ORDER = (AlertKind.reminder, AlertKind.due, AlertKind.overdue)
 
 
-@dataclass(frozen=True, slots=True)
-class Stage:
-    """One alert of a task: its key in `task_alerts`, kind, time and reminder (if one)."""
+class Stage(NamedTuple):
+    """One pending alert of a task; tuples compare in firing order."""
 
-    key: str
-    kind: AlertKind
     fire_at: datetime
-    reminder: Any = None
+    order: int  # index in ORDER
+    reminder_id: int | None = None
 
     @property
-    def order(self) -> tuple[datetime, int]:
-        return (self.fire_at, ORDER.index(self.kind))
+    def kind(self) -> AlertKind:
+        return ORDER[self.order]
+
+    @property
+    def key(self) -> str:
+        """Its key in `task_alerts`: "reminder:<id>", "due" or "overdue"."""
+        if self.reminder_id is not None:
+            return f"reminder:{self.reminder_id}"
+        return self.kind.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,43 +51,38 @@ class AlertPolicy:
     def from_settings(cls, settings: Settings) -> AlertPolicy:
         return cls(settings.reminder_lead_minutes, settings.overdue_after_minutes)
 
-    def stages(self, task: Task, reminders: Sequence[Any]) -> list[Stage]:
-        """The task's alert stages with their fire times, in time order."""
-        stages = []
-        for reminder in reminders:
-            at = fires_at(reminder, task.due)
+    def pending(self, task: Any) -> list[Stage]:
+        """The stages that have neither fired nor been passed over, in no particular order."""
+        due = task.due
+        found = []
+        for reminder in task.reminders:
+            if reminder.get("fired"):
+                continue
+            at = fires_at(reminder, due)
             if at is not None:
-                stages.append(Stage(f"reminder:{reminder.id}", AlertKind.reminder, at, reminder))
-        if task.due is not None:
-            overdue = task.due + timedelta(minutes=self.overdue_after_minutes)
-            stages.append(Stage(AlertKind.due.value, AlertKind.due, task.due))
-            stages.append(Stage(AlertKind.overdue.value, AlertKind.overdue, overdue))
-        return sorted(stages, key=lambda stage: stage.order)
+                found.append(Stage(at, 0, reminder["id"]))
+        if due is not None:
+            if task.last_alert is None:
+                found.append(Stage(due, 1))
+            if task.last_alert != AlertKind.overdue.value:
+                found.append(Stage(due + timedelta(minutes=self.overdue_after_minutes), 2))
+        return found
 
-    def pending(self, task: Task, reminders: Sequence[Any]) -> list[Stage]:
-        """The stages that have not fired (nor been passed over) yet."""
-        fired = ORDER.index(AlertKind(task.last_alert)) if task.last_alert else 0
-        return [
-            stage
-            for stage in self.stages(task, reminders)
-            if (
-                stage.reminder.fired_at is None
-                if stage.reminder
-                else ORDER.index(stage.kind) > fired
-            )
-        ]
-
-    def next_alert_at(
-        self, task: Task, reminders: Sequence[Any], *, archived: bool = False
-    ) -> datetime | None:
+    def next_alert_at(self, task: Any, *, archived: bool = False) -> datetime | None:
         """When the next pending stage fires; None when nothing is left or nothing may fire
         (the task is completed or deleted, or its project archived)."""
         if task.completed or task.deleted_at is not None or archived:
             return None
-        pending = self.pending(task, reminders)
-        return min(stage.fire_at for stage in pending) if pending else None
+        return min((stage.fire_at for stage in self.pending(task)), default=None)
 
-    def passed(self, task: Task, reminders: Sequence[Any], now: datetime) -> list[Stage]:
-        """The pending stages whose time has come, in time order: the last one fires, the
-        earlier ones are passed over (after downtime only the latest stage applies)."""
-        return [stage for stage in self.pending(task, reminders) if stage.fire_at <= now]
+    def due_now(self, task: Any, now: datetime) -> tuple[list[Stage], datetime | None]:
+        """The pending stages whose time has come, in firing order (the last one fires, the
+        earlier ones are passed over: after downtime only the latest stage applies), and
+        when the next stage after them fires."""
+        passed, later = [], None
+        for stage in self.pending(task):
+            if stage.fire_at <= now:
+                passed.append(stage)
+            elif later is None or stage.fire_at < later:
+                later = stage.fire_at
+        return sorted(passed), later

@@ -1,8 +1,8 @@
 """Deadline alerts: the reminder, due and overdue alerts whose time has passed, fired once.
 
 Each task keeps the time of its next alert (`next_alert_at`, indexed), so finding what is
-due reads only the tasks that are due, and then only their reminders: the cost follows the
-number due, not the number stored. For each it fires the latest stage that has passed
+due reads only the tasks that are due (their reminders are kept on the same row): the cost
+follows the number due, not the number stored. For each it fires the latest stage that has passed
 (after downtime the earlier ones are passed over), records it in `task_alerts` (unique per
 task, stage and fire time, so it fires once however many schedulers run) and writes the
 alert event to the outbox, all in one transaction with marking the passed stages and
@@ -10,30 +10,49 @@ advancing the task's `next_alert_at`. On PostgreSQL concurrent schedulers claim 
 tasks with FOR UPDATE SKIP LOCKED; on SQLite writers take turns anyway. Tasks of archived
 projects have no `next_alert_at`, so they raise nothing. The scheduler
 (server/workers/scheduler.py) runs this on a timer.
+
+A batch is one Core unit on `Database.run` (one hop to the database thread on SQLite, no
+ORM objects): a tick's time is spent on the alerts, not on the machinery.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Select, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db import Database
 from server.events.models import OutboxEvent
 from server.events.outbox import Topics, event_row
 from server.tasks.alerts import AlertPolicy, Stage
 from server.tasks.models import AlertKind, Task, TaskAlert
-from server.tasks.queries import by_task
-from server.tasks.reminders import TaskReminder
+from server.tasks.reminders import marked_fired
 
 EVENT_TYPES = {
     AlertKind.reminder: "reminder.due",
     AlertKind.due: "task.due",
     AlertKind.overdue: "task.overdue",
 }
+TASKS = Task.__table__
+ALERTS = TaskAlert.__table__
+TASK_COLUMNS = (
+    TASKS.c.id,
+    TASKS.c.user_id,
+    TASKS.c.title,
+    TASKS.c.due,
+    TASKS.c.last_alert,
+    TASKS.c.reminders,
+)
+ADVANCE = (
+    update(TASKS)
+    .where(TASKS.c.id == bindparam("b_id"))
+    .values(last_alert=bindparam("b_last"), next_alert_at=bindparam("b_next"))
+)
+# The same, for a task whose reminders fired or were passed over.
+ADVANCE_REMINDERS = ADVANCE.values(reminders=bindparam("b_reminders"))
 
 
 @dataclass(slots=True)
@@ -53,73 +72,79 @@ class DeadlineService:
     topics: Topics
     policy: AlertPolicy
 
-    def due_query(self, now: datetime, limit: int) -> Select[tuple[Task]]:
+    def due_query(self, now: datetime, limit: int):
         """The next tasks whose alert time has passed, read from ix_tasks_next_alert."""
-        stmt = select(Task).where(Task.next_alert_at <= now).order_by(Task.next_alert_at)
-        return self.db.for_update(stmt.limit(limit), skip_locked=True)
+        stmt = (
+            select(*TASK_COLUMNS)
+            .where(TASKS.c.next_alert_at <= now)
+            .order_by(TASKS.c.next_alert_at)
+            .limit(limit)
+        )
+        return self.db.for_update(stmt, skip_locked=True)
 
     async def fire_batch(self, now: datetime, limit: int) -> Fired:
         """Fire the alerts of up to `limit` due tasks, in one transaction."""
-        fired = Fired()
-        async with self.db.transaction() as session:
-            tasks = list(await session.scalars(self.due_query(now, limit)))
-            ids = [task.id for task in tasks]
-            reminders = by_task(
-                await session.scalars(select(TaskReminder).where(TaskReminder.task_id.in_(ids)))
-                if ids
-                else []
-            )
-            # Detached, so computing their next stage flushes nothing: bulk UPDATEs below.
-            session.expunge_all()
-            passed = {t.id: self.policy.passed(t, reminders.get(t.id, []), now) for t in tasks}
-            new = await self._record_alerts(session, passed, now)
-            events, task_changes, reminder_changes = [], [], []
-            for task in tasks:
-                stages = passed[task.id]
-                latest = stages[-1] if stages else None
-                if latest is not None and (task.id, latest.key) in new:
-                    events.append(self._event(task, latest))
-                else:  # already fired by another scheduler, or the alert time was stale
-                    fired.skipped += 1
-                for stage in stages:
-                    if stage.reminder is not None:
-                        stage.reminder.fired_at = now
-                        reminder_changes.append({"id": stage.reminder.id, "fired_at": now})
-                    else:
-                        task.last_alert = stage.kind.value
-                next_alert_at = self.policy.next_alert_at(task, reminders.get(task.id, []))
-                task_changes.append(
-                    {"id": task.id, "last_alert": task.last_alert, "next_alert_at": next_alert_at}
-                )
-            if task_changes:
-                await session.execute(update(Task), task_changes)
-            if reminder_changes:
-                await session.execute(update(TaskReminder), reminder_changes)
-            if events:
-                await session.execute(insert(OutboxEvent), events)
-        fired.found = len(tasks)
+        return await self.db.run(lambda conn: self._fire(conn, now, limit), write=True)
+
+    def _fire(self, conn: Connection, now: datetime, limit: int) -> Fired:
+        tasks = conn.execute(self.due_query(now, limit)).all()
+        if not tasks:
+            return Fired()
+        plans = [(task, *self.policy.due_now(task, now)) for task in tasks]
+        new = self._record_alerts(conn, plans, now)
+        fired = Fired(found=len(tasks))
+        events, advances, with_reminders = [], [], []
+        for task, passed, next_alert_at in plans:
+            latest = passed[-1] if passed else None
+            if latest is not None and (task.id, latest.key) in new:
+                events.append(self._event(task, latest))
+            else:  # already fired by another scheduler, or the alert time was stale
+                fired.skipped += 1
+            last_alert, reminder_ids = task.last_alert, set()
+            for stage in passed:
+                if stage.reminder_id is not None:
+                    reminder_ids.add(stage.reminder_id)
+                else:
+                    last_alert = stage.kind.value
+            change = {"b_id": task.id, "b_last": last_alert, "b_next": next_alert_at}
+            if reminder_ids:
+                change["b_reminders"] = marked_fired(task.reminders, reminder_ids)
+                with_reminders.append(change)
+            else:
+                advances.append(change)
+        for stmt, changes in ((ADVANCE, advances), (ADVANCE_REMINDERS, with_reminders)):
+            if changes:
+                conn.execute(stmt, changes)
+        if events:
+            conn.execute(insert(OutboxEvent.__table__), events)
         fired.emitted = len(events)
         return fired
 
-    async def _record_alerts(
-        self, session: AsyncSession, passed: dict[int, list[Stage]], now: datetime
+    def _record_alerts(
+        self, conn: Connection, plans: list[tuple[Any, list[Stage], Any]], now: datetime
     ) -> set[tuple[int, str]]:
         """Insert the keys of the alerts to fire; returns those that were new."""
         rows = [
-            {"task_id": task_id, "stage": s[-1].key, "fire_at": s[-1].fire_at, "fired_at": now}
-            for task_id, s in passed.items()
-            if s
+            {
+                "task_id": task.id,
+                "stage": passed[-1].key,
+                "fire_at": passed[-1].fire_at,
+                "fired_at": now,
+            }
+            for task, passed, _ in plans
+            if passed
         ]
         if not rows:
             return set()
-        table = TaskAlert.__table__
         dialect = sqlite if self.db.is_sqlite else postgresql
         stmt = (
-            dialect.insert(table).on_conflict_do_nothing().returning(table.c.task_id, table.c.stage)
+            dialect.insert(ALERTS)
+            .on_conflict_do_nothing()
+            .returning(ALERTS.c.task_id, ALERTS.c.stage)
         )
-        return set(map(tuple, await session.execute(stmt, rows)))
+        return {(task_id, stage) for task_id, stage in conn.execute(stmt, rows)}
 
-    def _event(self, task: Task, stage: Stage) -> dict:
+    def _event(self, task: Any, stage: Stage) -> dict:
         data = {
             "user_id": task.user_id,
             "task_id": task.id,
@@ -127,8 +152,8 @@ class DeadlineService:
             "due": task.due and task.due.isoformat(),
             "fire_at": stage.fire_at.isoformat(),
         }
-        if stage.reminder is not None:
-            data["reminder_id"] = stage.reminder.id
+        if stage.reminder_id is not None:
+            data["reminder_id"] = stage.reminder_id
         return event_row(
             topic=self.topics.reminders,
             type=EVENT_TYPES[stage.kind],

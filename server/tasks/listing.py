@@ -17,7 +17,7 @@ from server.paging import decode_cursor, encode_cursor
 from server.projects.queries import not_in_archived
 from server.tasks.dates import resolve_due
 from server.tasks.models import LIST_LIMIT_MAX, Sort, Status, Task, TaskPage, TaskQuery
-from server.tasks.queries import PUBLIC_COLUMNS, public_from, read_reminders
+from server.tasks.queries import PUBLIC_COLUMNS, public_from
 from server.tasks.rules import normalize_tags
 from server.users.models import User
 from server.validation import no_nul
@@ -71,17 +71,12 @@ async def list_page(
     """One page of the user's tasks (of `project_id` when given, resolved from
     `query.project`); `next_cursor` continues after its last task."""
     stmt = listing(user, query, project_id=project_id, overdue_after_minutes=overdue_after_minutes)
-
-    def read(conn):
-        rows = conn.execute(stmt).all()
-        return rows, read_reminders(conn, [row.id for row in rows[: query.limit]])
-
-    rows, reminders = await db.run(read)
+    rows = await db.run(lambda conn: conn.execute(stmt).all())
     more = len(rows) > query.limit
     rows = rows[: query.limit]
     sort = Sort(query.sort)
     cursor = encode_cursor(sort.value, sort_values(rows[-1], sort)) if more and rows else None
-    tasks = [public_from(row._mapping, reminders.get(row.id, [])) for row in rows]
+    tasks = [public_from(row._mapping) for row in rows]
     return TaskPage(tasks=tasks, next_cursor=cursor)
 
 

@@ -268,6 +268,10 @@ class Task(SQLModel, table=True):
     due: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # `due`, or NO_DUE when there is none: a non-null sort key every engine orders the same way.
     due_sort: datetime = Field(default=NO_DUE, sa_type=UTCDateTime)
+    # Its reminders (server/tasks/reminders.py), read and written with the task.
+    reminders: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
     recurrence: str | None = Field(default=None, max_length=RECURRENCE_MAX)
     series_id: str | None = Field(default=None, max_length=36, index=True)
     # The occurrence this one follows; unique, so a completion yields one next occurrence.

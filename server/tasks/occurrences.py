@@ -16,7 +16,7 @@ from server.errors import ValidationFailed
 from server.tasks import queries
 from server.tasks.models import NO_DUE, Task
 from server.tasks.recurrence import following_rule, next_occurrence
-from server.tasks.reminders import Wanted
+from server.tasks.reminders import Wanted, at_of
 
 if TYPE_CHECKING:
     from server.tasks.work import TaskWork
@@ -93,12 +93,13 @@ async def _adopt_copy(work: TaskWork, copy: Task, source: Task, shift: timedelta
     ones as they are, the absolute ones moved as far as the due time moved."""
     work.adopt(copy)
     moved = []
-    for reminder in work.reminders[source.id]:
-        if reminder.at is None:
-            moved.append(Wanted(before_minutes=reminder.before_minutes, at=None))
-        elif shift is not None and reminder.at + shift > work.now:
-            moved.append(Wanted(before_minutes=None, at=reminder.at + shift))
-    await work.set_reminders(copy, moved)
+    for reminder in source.reminders:
+        at = at_of(reminder)
+        if at is None:
+            moved.append(Wanted(before_minutes=reminder["before_minutes"], at=None))
+        elif shift is not None and at + shift > work.now:
+            moved.append(Wanted(before_minutes=None, at=at + shift))
+    work.set_reminders(copy, moved)
     work.changed(copy, "task.created")
 
 

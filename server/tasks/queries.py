@@ -4,20 +4,19 @@ its cache key costs more than running it) and run on `Database.run`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, bindparam, false, func, select
+from sqlalchemy import bindparam, false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db import Database, check_id
 from server.errors import NotFound
 from server.tasks.models import Task, TaskPublic
-from server.tasks.reminders import TaskReminder, remind_before
+from server.tasks.reminders import remind_before
 from server.tasks.reminders import to_public as reminder_public
 
 TASKS = Task.__table__
-REMINDERS = TaskReminder.__table__
 CHILD = TASKS.alias("child")
 R = TypeVar("R")
 
@@ -34,11 +33,12 @@ OPEN_SUBTASKS = (
     .scalar_subquery()
     .label("open_subtasks")
 )
-# Public fields that are not columns: made from the reminders and the subtasks.
+# Public fields made from the kept reminders and the subtasks rather than read as they are.
 DERIVED = {"remind_before_minutes", "reminders", "open_subtasks"}
 # What a read returns: the public fields plus the sort keys a listing's cursor is made of.
 PUBLIC_COLUMNS = [
     *(TASKS.c[name] for name in TaskPublic.model_fields if name not in DERIVED),
+    TASKS.c.reminders,
     OPEN_SUBTASKS,
     TASKS.c.due_sort,
     TASKS.c.priority_rank,
@@ -46,11 +46,6 @@ PUBLIC_COLUMNS = [
 
 GET_TASK = select(*PUBLIC_COLUMNS).where(
     TASKS.c.id == bindparam("id"), TASKS.c.user_id == bindparam("user_id")
-)
-REMINDERS_OF = (
-    select(REMINDERS)
-    .where(REMINDERS.c.task_id.in_(bindparam("ids", expanding=True)))
-    .order_by(REMINDERS.c.task_id, REMINDERS.c.id)
 )
 
 
@@ -65,32 +60,20 @@ def visible(row: R | None, task_id: int, include_deleted: bool) -> R:
     return row
 
 
-def by_task(reminders: Iterable[Any]) -> dict[int, list[Any]]:
-    grouped: dict[int, list[Any]] = {}
-    for reminder in reminders:
-        grouped.setdefault(reminder.task_id, []).append(reminder)
-    return grouped
-
-
-def read_reminders(conn: Connection, task_ids: Sequence[int]) -> dict[int, list[Any]]:
-    """The reminders of these tasks (Core rows), by task, in a `Database.run` unit."""
-    if not task_ids:
-        return {}
-    return by_task(conn.execute(REMINDERS_OF, {"ids": list(task_ids)}).all())
-
-
-def public_from(fields: Mapping[str, Any], reminders: list[Any]) -> TaskPublic:
-    """A task's public form from its columns (a row or a dict) and its reminders."""
+def public_from(fields: Mapping[str, Any]) -> TaskPublic:
+    """A task's public form from its columns (a row or a dict), kept reminders included."""
     data = dict(fields)
-    data["reminders"] = [reminder_public(r, data["due"]) for r in reminders]
-    data["remind_before_minutes"] = remind_before(reminders)
+    kept = data["reminders"]
+    data["reminders"] = [reminder_public(r, data["due"]) for r in kept]
+    data["remind_before_minutes"] = remind_before(kept)
     return TaskPublic.model_validate(data)
 
 
-def public_task(task: Task, reminders: list[TaskReminder], open_subtasks: int) -> TaskPublic:
+def public_task(task: Task, open_subtasks: int) -> TaskPublic:
     fields = {name: getattr(task, name) for name in TaskPublic.model_fields if name not in DERIVED}
+    fields["reminders"] = task.reminders
     fields["open_subtasks"] = open_subtasks
-    return public_from(fields, reminders)
+    return public_from(fields)
 
 
 async def owned_task(
@@ -109,18 +92,6 @@ async def owned_task(
     if lock:
         stmt = db.for_update(stmt)
     return visible(await session.scalar(stmt), task_id, include_deleted)
-
-
-async def reminders_of(session: AsyncSession, task_ids: Sequence[int]) -> dict[int, list]:
-    """The reminder rows (ORM) of these tasks, by task."""
-    if not task_ids:
-        return {}
-    found = await session.scalars(
-        select(TaskReminder)
-        .where(TaskReminder.task_id.in_(list(task_ids)))
-        .order_by(TaskReminder.task_id, TaskReminder.id)
-    )
-    return by_task(found)
 
 
 async def open_subtask_counts(session: AsyncSession, task_ids: Sequence[int]) -> dict[int, int]:

@@ -25,7 +25,7 @@ from server.db import Database, utcnow
 from server.errors import ValidationFailed
 from server.projects.queries import not_in_archived
 from server.tasks.models import NextTasks, RankedTask, Task
-from server.tasks.queries import PUBLIC_COLUMNS, public_from, read_reminders
+from server.tasks.queries import PUBLIC_COLUMNS, public_from
 from server.users.models import User
 
 SOON_DAYS = 3
@@ -63,17 +63,12 @@ async def rank_next(
 
     def read(conn):
         rows = {row.id: row for stmt in (soonest, important) for row in conn.execute(stmt)}
-        top = sorted(rows.values(), key=clock.rank)[:limit]
-        return top, read_reminders(conn, [row.id for row in top])
+        return sorted(rows.values(), key=clock.rank)[:limit]
 
-    top, reminders = await db.run(read)
+    top = await db.run(read)
     return NextTasks(
         tasks=[
-            RankedTask(
-                task=public_from(row._mapping, reminders.get(row.id, [])),
-                reasons=clock.reasons(row),
-            )
-            for row in top
+            RankedTask(task=public_from(row._mapping), reasons=clock.reasons(row)) for row in top
         ]
     )
 

@@ -1,22 +1,23 @@
-"""Reminders of a task: the table, what a client sends and sees, and their rules.
+"""Reminders of a task: what a client sends and sees, how they are kept, and their rules.
 
 A task has up to five reminders, each relative to its due time (`{"before_minutes": 30}`)
-or absolute (`{"at": "2026-11-23T09:00"}`, no due time needed). Each fires once: a
-reminder row keeps `fired_at`, which a new due time clears for the relative ones (they are
-re-armed) and never for the absolute ones.
+or absolute (`{"at": "2026-11-23T09:00"}`, no due time needed). They are kept on the task
+row itself, as a JSON list of `{"id", "before_minutes" | "at", "fired"?}` (ids count up per
+task), so the scheduler and the listings read them with the task, with no second lookup.
+Each fires once: `fired` is set when it fires (or is passed over by a later alert), and a
+new due time clears it on the relative ones (they are re-armed), never on the absolute ones.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict
 from pydantic import Field as Rule
-from sqlmodel import Field, SQLModel
 
-from server.db import UTCDateTime, utcnow
+from server.db import utcnow
 from server.errors import ValidationFailed
 from server.tasks.dates import resolve_due
 
@@ -59,17 +60,6 @@ Reminders = Annotated[
 ]
 
 
-class TaskReminder(SQLModel, table=True):
-    __tablename__ = "task_reminders"
-
-    id: int | None = Field(default=None, primary_key=True)
-    task_id: int = Field(foreign_key="tasks.id", index=True)
-    before_minutes: int | None = None
-    at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    # When it fired (or was passed over by a later alert); None while it is still to come.
-    fired_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-
-
 class ReminderPublic(BaseModel):
     """A reminder as it leaves the service: when it fires (null: a relative reminder of a task
     without a due time) and whether it has."""
@@ -89,42 +79,99 @@ class Wanted:
     at: datetime | None
 
 
-def fires_at(reminder: TaskReminder | Wanted, due: datetime | None) -> datetime | None:
-    """When `reminder` fires for a task due at `due`."""
-    if reminder.at is not None:
-        return reminder.at
-    if due is None or reminder.before_minutes is None:
+# A kept reminder: {"id": 1, "before_minutes": 30} or {"id": 2, "at": "<ISO>", "fired": true}
+Kept = dict[str, Any]
+
+
+def at_of(reminder: Kept) -> datetime | None:
+    at = reminder.get("at")
+    return datetime.fromisoformat(at) if at is not None else None
+
+
+def fires_at(reminder: Kept, due: datetime | None) -> datetime | None:
+    """When a kept reminder fires for a task due at `due`."""
+    at = reminder.get("at")
+    if at is not None:
+        return datetime.fromisoformat(at)
+    if due is None:
         return None
-    return due - timedelta(minutes=reminder.before_minutes)
+    return due - timedelta(minutes=reminder["before_minutes"])
 
 
-def to_public(reminder: TaskReminder, due: datetime | None) -> ReminderPublic:
+def to_public(reminder: Kept, due: datetime | None) -> ReminderPublic:
     return ReminderPublic(
-        id=reminder.id,
-        before_minutes=reminder.before_minutes,
-        at=reminder.at,
+        id=reminder["id"],
+        before_minutes=reminder.get("before_minutes"),
+        at=at_of(reminder),
         fires_at=fires_at(reminder, due),
-        fired=reminder.fired_at is not None,
+        fired=bool(reminder.get("fired")),
     )
 
 
-def remind_before(reminders: list[TaskReminder]) -> int | None:
+def remind_before(reminders: list[Kept]) -> int | None:
     """The `remind_before_minutes` shorthand of a task: its first relative reminder's lead."""
     for reminder in reminders:
-        if reminder.before_minutes is not None:
-            return reminder.before_minutes
+        if reminder.get("before_minutes") is not None:
+            return reminder["before_minutes"]
     return None
 
 
+def spec(reminder: Kept) -> dict[str, Any]:
+    """A kept reminder as a client gives it."""
+    if reminder.get("at") is not None:
+        return {"at": reminder["at"]}
+    return {"before_minutes": reminder["before_minutes"]}
+
+
+def keep(current: list[Kept], wanted_now: list[Wanted]) -> list[Kept]:
+    """The reminders to keep for `wanted_now`: one already there stays as it is (its id and
+    whether it fired), a new one gets the next id."""
+    left = list(current)
+    next_id = max((r["id"] for r in current), default=0) + 1
+    result = []
+    for want in wanted_now:
+        same = next(
+            (
+                r
+                for r in left
+                if (r.get("before_minutes"), at_of(r)) == (want.before_minutes, want.at)
+            ),
+            None,
+        )
+        if same is not None:
+            left.remove(same)
+        else:
+            same = {"id": next_id}
+            if want.at is not None:
+                same["at"] = want.at.isoformat()
+            else:
+                same["before_minutes"] = want.before_minutes
+            next_id += 1
+        result.append(same)
+    return sorted(result, key=lambda r: r["id"])
+
+
+def rearmed(reminders: list[Kept]) -> list[Kept]:
+    """After a new due time: the relative reminders fire again, the absolute ones do not."""
+    return [
+        {k: v for k, v in r.items() if k != "fired"} if r.get("at") is None else r
+        for r in reminders
+    ]
+
+
+def marked_fired(reminders: list[Kept], ids: set[int]) -> list[Kept]:
+    return [{**r, "fired": True} if r["id"] in ids else r for r in reminders]
+
+
 def wanted(
-    given: list[ReminderIn], timezone: str, *, kept: list[TaskReminder], now: datetime | None = None
+    given: list[ReminderIn], timezone: str, *, kept: list[Kept], now: datetime | None = None
 ) -> list[Wanted]:
     """The reminders `given`, validated: each relative or absolute, absolute ones in the future
     (unless the task already has that very reminder), no more than five, no duplicates."""
     if len(given) > REMINDERS_MAX:
         raise ValidationFailed("reminders", f"at most {REMINDERS_MAX} reminders per task")
     now = now or utcnow()
-    existing = {(r.before_minutes, r.at) for r in kept}
+    existing = {(r.get("before_minutes"), at_of(r)) for r in kept}
     result: list[Wanted] = []
     for index, item in enumerate(given):
         field = f"reminders[{index}]"
@@ -156,7 +203,7 @@ def requested(
     reminders: list[ReminderIn] | None,
     minutes: int | None,
     *,
-    kept: list[TaskReminder],
+    kept: list[Kept],
     timezone: str,
     lead_minutes: int,
     now: datetime,

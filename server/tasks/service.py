@@ -240,13 +240,8 @@ class TaskService:
         check_id(task_id, queries.task_not_found)
         params = {"id": task_id, "user_id": user.id}
 
-        def read(conn):
-            row = conn.execute(queries.GET_TASK, params).first()
-            return row, row and queries.read_reminders(conn, [task_id]).get(task_id, [])
-
-        row, reminders = await self.db.run(read)
-        row = queries.visible(row, task_id, include_deleted)
-        return queries.public_from(row._mapping, reminders)
+        row = await self.db.run(lambda conn: conn.execute(queries.GET_TASK, params).first())
+        return queries.public_from(queries.visible(row, task_id, include_deleted)._mapping)
 
     async def list_tasks(self, *, user: User, query: TaskQuery) -> TaskPage:
         """One page of the user's tasks; `next_cursor` continues after its last task."""

@@ -27,7 +27,7 @@ from server.tasks.alerts import AlertPolicy
 from server.tasks.idempotency import replayed
 from server.tasks.models import Task, TaskBase, TaskCreate, TaskPublic, TaskUpdate
 from server.tasks.occurrences import Next
-from server.tasks.reminders import TaskReminder, Wanted, default_reminders, requested
+from server.tasks.reminders import Kept, Wanted, default_reminders, keep, rearmed, requested, spec
 from server.tasks.rules import apply_fields
 from server.users.models import User
 
@@ -44,7 +44,7 @@ def _iso(value: datetime | None) -> str | None:
     return value and value.isoformat()
 
 
-def tracked(task: Task, reminders: list[TaskReminder]) -> dict[str, Any]:
+def tracked(task: Task) -> dict[str, Any]:
     """The fields activity records, as JSON values."""
     return {
         "title": task.title,
@@ -57,10 +57,7 @@ def tracked(task: Task, reminders: list[TaskReminder]) -> dict[str, Any]:
         "project_id": task.project_id,
         "parent_id": task.parent_id,
         "deleted_at": _iso(task.deleted_at),
-        "reminders": [
-            {"before_minutes": r.before_minutes} if r.at is None else {"at": _iso(r.at)}
-            for r in reminders
-        ],
+        "reminders": [spec(reminder) for reminder in task.reminders],
     }
 
 
@@ -84,7 +81,6 @@ class TaskWork:
         self.projects = ProjectLookup(session, user.id)
         self.now = utcnow()
         self.tasks: dict[int, Task] = {}
-        self.reminders: dict[int, list[TaskReminder]] = {}
         self.publics: dict[int, TaskPublic] = {}
         self._before: dict[int, dict[str, Any] | None] = {}
         self._events: dict[int, str] = {}
@@ -124,12 +120,10 @@ class TaskWork:
     async def track(self, tasks: list[Task]) -> None:
         """Remember how these tasks were before this unit changes them."""
         await self.projects.load()
-        new = [task for task in tasks if task.id not in self.tasks]
-        found = await queries.reminders_of(self.session, [task.id for task in new])
-        for task in new:
-            self.tasks[task.id] = task
-            self.reminders[task.id] = found.get(task.id, [])
-            self._before[task.id] = tracked(task, self.reminders[task.id])
+        for task in tasks:
+            if task.id not in self.tasks:
+                self.tasks[task.id] = task
+                self._before[task.id] = tracked(task)
 
     # -- changes --------------------------------------------------------------
 
@@ -151,11 +145,11 @@ class TaskWork:
             idempotency_fingerprint=digest,
         )
         applied = await self._apply(task, data, data.model_fields_set | {"title"}, kept=[])
+        default = default_reminders(self.policy.reminder_lead_minutes)
+        self.set_reminders(task, default if applied.reminders is None else applied.reminders)
         self.session.add(task)
         await self.session.flush()
         self.adopt(task)
-        default = default_reminders(self.policy.reminder_lead_minutes)
-        await self.set_reminders(task, default if applied.reminders is None else applied.reminders)
         if applied.placed:
             self._placed[task.id] = (self._prefix, applied.project_given)
         self.changed(task, "task.created")
@@ -170,13 +164,11 @@ class TaskWork:
         if "title" in fields and data.title is None:
             raise ValidationFailed("title", "cannot be null")
         moved_from = task.project_id
-        applied = await self._apply(task, data, fields, kept=self.reminders[task.id])
+        applied = await self._apply(task, data, fields, kept=task.reminders)
         if applied.reminders is not None:
-            await self.set_reminders(task, applied.reminders)
+            self.set_reminders(task, applied.reminders)
         if applied.due_changed:
-            for reminder in self.reminders[task.id]:
-                if reminder.at is None:
-                    reminder.fired_at = None
+            task.reminders = rearmed(task.reminders)
         if applied.placed:
             self._placed[task.id] = (self._prefix, applied.project_given)
         if task.project_id != moved_from:
@@ -263,9 +255,7 @@ class TaskWork:
         await self.session.flush()
         counts = await queries.open_subtask_counts(self.session, list(self.tasks))
         for task_id, task in self.tasks.items():
-            self.publics[task_id] = queries.public_task(
-                task, self.reminders[task_id], counts.get(task_id, 0)
-            )
+            self.publics[task_id] = queries.public_task(task, counts.get(task_id, 0))
         for task_id, event_type in self._events.items():
             task = self.tasks[task_id]
             add_event(
@@ -279,7 +269,7 @@ class TaskWork:
                     "task": self.publics[task_id].model_dump(mode="json"),
                 },
             )
-            changes = diff(self._before[task_id], tracked(task, self.reminders[task_id]))
+            changes = diff(self._before[task_id], tracked(task))
             if changes:
                 record(
                     self.session,
@@ -310,40 +300,21 @@ class TaskWork:
     def adopt(self, task: Task) -> None:
         """Track a task created in this unit."""
         self.tasks[task.id] = task
-        self.reminders[task.id] = []
         self._before[task.id] = None
 
     def changed(self, task: Task, event_type: str) -> None:
         task.updated_at = self.now
         archived = self.projects.loaded(task.project_id).archived
-        task.next_alert_at = self.policy.next_alert_at(
-            task, self.reminders[task.id], archived=archived
-        )
+        task.next_alert_at = self.policy.next_alert_at(task, archived=archived)
         self._events.setdefault(task.id, event_type)
 
-    async def set_reminders(self, task: Task, wanted_now: list[Wanted]) -> None:
-        """Replace the task's reminders with `wanted_now`; one already there stays as it is
-        (its id, and whether it fired)."""
-        left = list(self.reminders[task.id])
-        result = []
-        for want in wanted_now:
-            same = next(
-                (r for r in left if (r.before_minutes, r.at) == (want.before_minutes, want.at)),
-                None,
-            )
-            if same is None:
-                same = TaskReminder(task_id=task.id, before_minutes=want.before_minutes, at=want.at)
-                self.session.add(same)
-            else:
-                left.remove(same)
-            result.append(same)
-        for gone in left:
-            await self.session.delete(gone)
-        await self.session.flush()
-        self.reminders[task.id] = sorted(result, key=lambda r: r.id)
+    @staticmethod
+    def set_reminders(task: Task, wanted_now: list[Wanted]) -> None:
+        """Replace the task's reminders with `wanted_now` (see reminders.keep)."""
+        task.reminders = keep(task.reminders or [], wanted_now)
 
     async def _apply(
-        self, task: Task, data: TaskBase, fields: set[str], *, kept: list[TaskReminder]
+        self, task: Task, data: TaskBase, fields: set[str], *, kept: list[Kept]
     ) -> _Applied:
         """Validate and copy the given fields of `data` onto `task`."""
         due_changed = apply_fields(task, data, fields, self.user.timezone)

@@ -1,8 +1,9 @@
 """Projects, subtasks, several reminders per task, comments and activity.
 
 Every existing user gets an Inbox and every existing task lands in it. A task's reminder
-(`remind_before_minutes`, null meaning REMINDER_LEAD_MINUTES) becomes a reminder row, marked
-fired when the task's alerts had got past it, so it neither fires again nor stops firing.
+(`remind_before_minutes`, null meaning REMINDER_LEAD_MINUTES) becomes the first of its kept
+reminders (a JSON list on the task), marked fired when the task's alerts had got past it,
+so it neither fires again nor stops firing.
 The alert keys are per stage and fire time ("reminder:<id>", "due", "overdue").
 
 `Database.migrate` passes REMINDER_LEAD_MINUTES as the `reminder_lead_minutes` attribute
@@ -111,6 +112,7 @@ def _move_tasks_into_inboxes(now: datetime, lead: int) -> None:
         sa.column("project_id", sa.Integer()),
         sa.column("remind_before_minutes", sa.Integer()),
         sa.column("last_alert", sa.String()),
+        sa.column("reminders", sa.JSON()),
     )
     op.add_column("tasks", sa.Column("project_id", sa.Integer(), nullable=True))
     inbox = (
@@ -120,37 +122,25 @@ def _move_tasks_into_inboxes(now: datetime, lead: int) -> None:
     )
     op.execute(tasks.update().values(project_id=inbox))
 
-    op.create_table(
-        "task_reminders",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("task_id", sa.Integer(), nullable=False),
-        sa.Column("before_minutes", sa.Integer(), nullable=True),
-        sa.Column("at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("fired_at", sa.DateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(["task_id"], ["tasks.id"]),
-        sa.PrimaryKeyConstraint("id"),
-    )
-    op.create_index("ix_task_reminders_task_id", "task_reminders", ["task_id"], unique=False)
-    reminders = sa.table(
-        "task_reminders",
-        sa.column("task_id", sa.Integer()),
-        sa.column("before_minutes", sa.Integer()),
-        sa.column("fired_at", UTCDateTime()),
-    )
+    # Each task's reminder becomes its first kept reminder (server/tasks/reminders.py):
+    # [{"id": 1, "before_minutes": N}], marked fired when an alert of its due time has.
+    op.add_column("tasks", sa.Column("reminders", sa.JSON(), nullable=True))
     minutes = sa.func.coalesce(tasks.c.remind_before_minutes, sa.literal(lead, sa.Integer()))
-    # Any stage fired for the current due time means the reminder has fired or was passed.
-    fired = sa.case((tasks.c.last_alert.is_not(None), sa.literal(now, UTCDateTime())))
-    op.execute(
-        reminders.insert().from_select(
-            ["task_id", "before_minutes", "fired_at"],
-            sa.select(tasks.c.id, minutes, fired).where(minutes > 0),
-        )
-    )
+    fired = sa.case((tasks.c.last_alert.is_not(None), sa.literal(', "fired": true')), else_="")
+    kept = sa.literal('[{"id": 1, "before_minutes": ') + sa.cast(minutes, sa.String()) + fired
+    kept = kept + sa.literal("}]")
+    if op.get_bind().dialect.name == "postgresql":
+        kept, none = sa.cast(kept, sa.JSON()), sa.cast(sa.literal("[]"), sa.JSON())
+    else:
+        none = sa.literal("[]")
+    reminders = sa.case((minutes > 0, kept), else_=none)
+    op.execute(tasks.update().values(reminders=reminders))
     # `last_alert` now tracks the due-time stages only; reminders keep their own state.
     op.execute(tasks.update().where(tasks.c.last_alert == "reminder").values(last_alert=None))
 
     with op.batch_alter_table("tasks") as batch:
         batch.alter_column("project_id", existing_type=sa.Integer(), nullable=False)
+        batch.alter_column("reminders", existing_type=sa.JSON(), nullable=False)
         batch.add_column(sa.Column("parent_id", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("deleted_with", sa.String(length=32), nullable=True))
         batch.drop_column("remind_before_minutes")
@@ -233,17 +223,13 @@ def downgrade() -> None:
     with op.batch_alter_table("task_alerts") as batch:
         batch.create_unique_constraint("uq_task_alerts_key", ["task_id", "kind", "due"])
     op.add_column("tasks", sa.Column("remind_before_minutes", sa.Integer(), nullable=True))
-    op.execute(
-        "UPDATE tasks SET remind_before_minutes = COALESCE((SELECT MIN(r.before_minutes) "
-        "FROM task_reminders r WHERE r.task_id = tasks.id), 0)"
-    )
-    op.drop_table("task_reminders")
     op.drop_index("ix_tasks_parent_list", table_name="tasks")
     op.drop_index("ix_tasks_project_list", table_name="tasks")
     with op.batch_alter_table("tasks") as batch:
         batch.drop_constraint("fk_tasks_parent_id", type_="foreignkey")
         batch.drop_constraint("fk_tasks_project_id", type_="foreignkey")
         batch.drop_column("deleted_with")
+        batch.drop_column("reminders")
         batch.drop_column("parent_id")
         batch.drop_column("project_id")
     op.drop_table("projects")

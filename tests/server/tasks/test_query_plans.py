@@ -1,5 +1,5 @@
-"""The reads of projects, subtasks, reminders, activity and what next go through indexes,
-in index order, on both engines (EXPLAIN)."""
+"""The reads of projects, subtasks, activity and what next go through indexes, in index
+order, on both engines (EXPLAIN)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from sqlalchemy import Select, func, select, text
 from server.activity.models import Activity
 from server.tasks.listing import listing
 from server.tasks.models import Task, TaskQuery
-from server.tasks.reminders import TaskReminder
 
 
 async def plan(services, stmt: Select) -> str:
@@ -56,7 +55,6 @@ async def test_listings_read_their_index_in_order(services, alice, query, projec
 @pytest.mark.parametrize(
     ("stmt", "index"),
     [
-        (select(TaskReminder).where(TaskReminder.task_id.in_([1, 2, 3])), "ix_task_reminders"),
         (
             select(Activity)
             .where(Activity.user_id == 1)
@@ -78,7 +76,7 @@ async def test_listings_read_their_index_in_order(services, alice, query, projec
             "ix_tasks_project_list",
         ),
     ],
-    ids=["reminders of tasks", "activity", "a task's activity", "open tasks per project"],
+    ids=["activity", "a task's activity", "open tasks per project"],
 )
 async def test_other_new_reads_use_their_index(services, stmt, index):
     assert index in await plan(services, stmt)
