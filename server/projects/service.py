@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import false, func, select, update
+from sqlalchemy import bindparam, false, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,6 +36,8 @@ from server.tasks.models import Task
 from server.tasks.service import TaskService
 from server.tasks.work import TaskWork
 from server.users.models import User
+
+NAMES = select(Project.id, Project.name).where(Project.user_id == bindparam("user_id"))
 
 
 def clean_name(value: str) -> str:
@@ -276,10 +278,11 @@ class ProjectService:
         return ProjectList(projects=[to_public(p, counts.get(p.id, 0)) for p in projects])
 
     async def names(self, *, user: User) -> dict[int, str]:
-        """Every project's name by id (deleted ones too), for showing a task's project."""
-        async with self.db.session() as session:
-            found = await ProjectLookup(session, user.id).load()
-        return {project_id: project.name for project_id, project in found.items()}
+        """Every project's name by id (deleted ones too), for showing a task's project: a
+        Core read on `Database.run`, as the tools ask for it with every listing."""
+        params = {"user_id": user.id}
+        rows = await self.db.run(lambda conn: conn.execute(NAMES, params).all())
+        return dict(rows)
 
     # -- helpers --------------------------------------------------------------
 
