@@ -39,7 +39,7 @@ from server.tasks.models import (
     TaskUpdate,
 )
 from server.tasks.ranking import rank_next
-from server.tasks.work import TaskWork
+from server.tasks.work import TaskWork, check_change
 from server.users.models import User
 
 logger = logging.getLogger(__name__)
@@ -127,6 +127,7 @@ class TaskService:
 
     async def update_task(self, *, user: User, task_id: int, data: TaskUpdate) -> TaskPublic:
         """Change the fields present in `data`; rescheduling re-arms alerts, keeps recurrence."""
+        check_change(data)
         async with self._unit(user) as work:
             task = await work.load(task_id, include_deleted=False)
             await work.update(task, data)
@@ -139,8 +140,10 @@ class TaskService:
             changed = []
             for index, item in enumerate(items):
                 with work.item(f"updates[{index}]"):
+                    change = TaskUpdate(**item.changes())
+                    check_change(change)
                     task = await work.load(item.task_id, include_deleted=False)
-                    await work.update(task, TaskUpdate(**item.changes()))
+                    await work.update(task, change)
                     changed.append(task)
         return [work.publics[task.id] for task in changed]
 

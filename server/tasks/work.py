@@ -61,6 +61,14 @@ def tracked(task: Task) -> dict[str, Any]:
     }
 
 
+def check_change(data: TaskUpdate) -> None:
+    """A change names at least one field, and never clears the title."""
+    if not data.model_fields_set:
+        raise ValidationFailed("body", "give at least one field to change")
+    if "title" in data.model_fields_set and data.title is None:
+        raise ValidationFailed("title", "cannot be null")
+
+
 class TaskWork:
     """The task changes of one user in one session; see the module docstring."""
 
@@ -158,11 +166,8 @@ class TaskWork:
     async def update(self, task: Task, data: TaskUpdate) -> None:
         """Change the fields present in `data`; rescheduling re-arms the relative reminders and
         the due alerts and keeps the recurrence; moving a task moves its subtasks."""
+        check_change(data)
         fields = data.model_fields_set
-        if not fields:
-            raise ValidationFailed("body", "give at least one field to change")
-        if "title" in fields and data.title is None:
-            raise ValidationFailed("title", "cannot be null")
         moved_from = task.project_id
         applied = await self._apply(task, data, fields, kept=task.reminders)
         if applied.reminders is not None:

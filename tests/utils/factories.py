@@ -102,6 +102,11 @@ async def snapshot(services: Services, account: HasUser) -> dict[str, Any]:
     deleted = await services.tasks.list_tasks(
         user=user, query=TaskQuery(status=Status.deleted, limit=200)
     )
+    projects = await services.projects.list_projects(user=user, include_archived=True)
+    comments = [
+        await services.comments.list_comments(user=user, task_id=t.id)
+        for t in [*tasks.tasks, *deleted.tasks]
+    ]
     notes = await services.notifications.list_notifications(user=user, unread_only=False)
     talks = await services.conversations.list_conversations(user=user)
     details = [
@@ -111,6 +116,8 @@ async def snapshot(services: Services, account: HasUser) -> dict[str, Any]:
     return {
         "tasks": tasks.model_dump(),
         "deleted": deleted.model_dump(),
+        "projects": projects.model_dump(),
+        "comments": [c.model_dump() for c in comments],
         "notifications": NotificationList(notifications=notes).model_dump(),
         "conversations": [d.model_dump() for d in details],
     }

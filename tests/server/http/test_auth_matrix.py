@@ -18,12 +18,13 @@ import jwt
 import pytest
 
 from server.app import create_app
+from server.comments.models import CommentCreate
 from server.runtime import open_runtime
 from server.services import Services
 from testkit.servers import serve_app
 from tests.conftest import Account, make_account
 from tests.utils.app import make_settings
-from tests.utils.factories import make_task, snapshot
+from tests.utils.factories import make_project, make_task, snapshot
 from tests.utils.oauth import mint_access_token
 from tests.utils.routes import AppRoute, routes_at_collection
 
@@ -52,7 +53,7 @@ PUBLIC = {
 # token and revocation endpoints, the secret key in a calendar feed's URL.
 OWN_CREDENTIALS = {"POST /oauth/token", "POST /oauth/revoke", "GET /ical/{feed_key}.ics"}
 # Path parameters that name a row of the owner's: another user's token finds none of them.
-OWNED = {"task_id", "conversation_id", "grant_id"}
+OWNED = {"task_id", "conversation_id", "grant_id", "project_id"}
 ROUTES = routes_at_collection()
 
 
@@ -69,6 +70,7 @@ class World:
     grant_id: int
     task_id: int
     conversation_id: int
+    project_id: int
 
 
 def expired_jwt(world: World) -> str:
@@ -112,7 +114,13 @@ async def world(request, tmp_path_factory) -> AsyncIterator[World]:
         oauth_revoked = await mint_access_token(services, owner.user, "revoked")
         await mint_access_token(services, owner.user, "valid")
         grant = (await services.oauth.grants.list_grants(user=owner.user))[0]
-        task = await make_task(services, owner.user, title=f"{OWNERS_MARK} task")
+        project = await make_project(services, owner.user, f"{OWNERS_MARK} project")
+        task = await make_task(
+            services, owner.user, title=f"{OWNERS_MARK} task", project=project.id
+        )
+        await services.comments.add_comment(
+            user=owner.user, task_id=task.id, data=CommentCreate(text=f"{OWNERS_MARK} note")
+        )
         turn = await services.conversations.begin_turn(
             user=owner.user, conversation_id=None, text=f"{OWNERS_MARK} hello"
         )
@@ -131,6 +139,7 @@ async def world(request, tmp_path_factory) -> AsyncIterator[World]:
                 grant.id,
                 task.id,
                 talk,
+                project.id,
             )
         assert await snapshot(services, owner) == before, "the owner's data changed"
 
@@ -138,6 +147,7 @@ async def world(request, tmp_path_factory) -> AsyncIterator[World]:
 def request_for(world: World, route: AppRoute) -> tuple[str, dict | None]:
     url = route.url(
         task_id=world.task_id,
+        project_id=world.project_id,
         conversation_id=world.conversation_id,
         grant_id=world.grant_id,
         name="app.js",
@@ -152,6 +162,10 @@ def request_for(world: World, route: AppRoute) -> tuple[str, dict | None]:
         body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params}
     elif route.path == "/api/chat":
         body = {"message": "what is on my list?"}
+    elif route.path.endswith("/comments"):
+        body = {"text": "written by someone else"}
+    elif route.method in ("POST", "PATCH") and "/api/projects" in route.path:
+        body = {"name": "changed by someone else"}
     elif route.method in ("POST", "PATCH"):
         body = {"title": "changed by someone else"} if "tasks" in route.path else {}
     return url, body

@@ -28,7 +28,7 @@ async def test_a_batch_creates_every_task_with_one_event_each(services, alice):
             NewTask(title="Milk", project="Errands"),
             NewTask(title="Stamps", project="errands", due="tomorrow 9am"),
             NewTask(title="Call mum", idempotency_key="mum-1"),
-            NewTask(title="Call mum again", idempotency_key="mum-1"),  # the same key
+            NewTask(title="Call mum", idempotency_key="mum-1"),  # the same request again
         ],
     )
 
@@ -36,6 +36,11 @@ async def test_a_batch_creates_every_task_with_one_event_each(services, alice):
     assert created[2].id == created[3].id
     assert await outbox_size(services) - before == 3
     assert sorted(await titles(services, alice.user, project="Errands")) == ["Milk", "Stamps"]
+    with pytest.raises(ValidationFailed) as reused:  # the key with another request
+        await services.tasks.create_tasks(
+            user=alice.user, items=[NewTask(title="Call dad", idempotency_key="mum-1")]
+        )
+    assert reused.value.field == "tasks[0].idempotency_key"
 
 
 @pytest.mark.parametrize(
