@@ -6,6 +6,8 @@ import { formatWhen, h, timeElement, toast } from "./ui.js";
 
 const comments = new Map(); // task id -> comments, for the open details
 const open = new Set(); // task ids whose details are open
+// What the user has typed, by field and task: a live update re-renders the list meanwhile.
+const drafts = new Map();
 let onChanged = () => {};
 
 export function initDetails({ onTaskChanged }) {
@@ -15,6 +17,14 @@ export function initDetails({ onTaskChanged }) {
 export function resetDetails() {
   comments.clear();
   open.clear();
+  drafts.clear();
+}
+
+/** An input that keeps what is typed in it across re-renders, under `key`. */
+function drafted(tag, key, attrs) {
+  const node = h(tag, { ...attrs, oninput: (event) => drafts.set(key, event.target.value) });
+  node.value = drafts.get(key) || "";
+  return node;
 }
 
 export const isOpen = (taskId) => open.has(taskId);
@@ -75,7 +85,8 @@ function renderReminders(task) {
         "aria-label": `Remove reminder “${describeReminder(reminder)}”`,
         onclick: () => saveReminders(task, task.reminders.filter((r) => r !== reminder).map(reminderSpec)),
       }, "×")));
-  const input = h("input", {
+  const draftKey = `reminder:${task.id}`;
+  const input = drafted("input", draftKey, {
     type: "text",
     name: "when",
     placeholder: "30 (minutes before) or friday 8am",
@@ -89,6 +100,7 @@ function renderReminders(task) {
       const text = input.value.trim();
       if (!text) return;
       const added = /^\d+$/.test(text) ? { before_minutes: Number(text) } : { at: text };
+      drafts.delete(draftKey);
       saveReminders(task, [...task.reminders.map(reminderSpec), added]);
     },
   }, input, h("button", { type: "submit", class: "subtle small" }, "Add reminder"));
@@ -115,14 +127,22 @@ function renderComments(taskId) {
       ? h("ul", { class: "detail-list comment-list" }, found.map((comment) =>
         h("li", {}, h("span", { class: "comment-text" }, comment.text), timeElement(comment.created_at, "muted small"))))
       : h("p", { class: "muted small" }, "No comments yet.");
-  const text = h("textarea", { rows: "2", maxlength: "10000", "aria-label": "New comment", required: true });
+  const draftKey = `comment:${taskId}`;
+  const text = drafted("textarea", draftKey, {
+    rows: "2",
+    maxlength: "10000",
+    "aria-label": "New comment",
+    required: true,
+  });
   const form = h("form", {
     class: "inline-form",
     onsubmit: async (event) => {
       event.preventDefault();
-      if (!text.value.trim()) return;
+      const typed = drafts.get(draftKey) || text.value;
+      if (!typed.trim()) return;
       try {
-        await api.post(`/api/tasks/${taskId}/comments`, { text: text.value });
+        await api.post(`/api/tasks/${taskId}/comments`, { text: typed });
+        drafts.delete(draftKey);
         text.value = "";
         await loadComments(taskId);
       } catch (error) {
