@@ -73,6 +73,8 @@ def test_environment_and_dotenv_are_read(tmp_path, monkeypatch):
         ("HTTP_HEADER_TIMEOUT_SECONDS", "never"),
         ("AUTH_FAILURES_PER_MINUTE", "-1"),
         ("MCP_ALLOWED_ORIGINS", "https://claude.ai/mcp"),
+        ("ACTIVITY_RETENTION_DAYS", "0"),
+        ("ACTIVITY_RETENTION_DAYS", "a quarter"),
     ],
 )
 def test_bad_value_raises_a_config_error_naming_the_variable(monkeypatch, variable, value):

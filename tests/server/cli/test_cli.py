@@ -14,7 +14,7 @@ import pytest
 from server.app import create_app
 from server.runtime import open_runtime
 from tests.conftest import make_settings
-from tests.utils.app import http_client
+from tests.utils.app import http_client, services_on
 
 TODO_AGENT = Path(sys.executable).parent / "todo-agent"
 
@@ -115,6 +115,10 @@ async def test_user_and_token_commands_work_end_to_end(tmp_path):
         "email": "alice@example.com",
         "timezone": "Asia/Tokyo",
     }
+    async with services_on(url) as services:  # the new user came with an Inbox
+        user = await services.users.get_user(name="alice")
+        projects = await services.projects.list_projects(user=user)
+    assert [p.name for p in projects.projects] == ["Inbox"]
 
     revoked = await todo_agent("token", "revoke", token[:12], cwd=tmp_path, DATABASE_URL=url)
 

@@ -143,6 +143,9 @@ async def test_jwt_user_is_created_on_first_use_and_reused(shared_api):
     assert first.status_code == 200 and created.status_code == 201
     assert first.json()["name"] == "sso-jane" and first.json()["email"] == "jane@x.io"
     assert again.json() == first.json()
+    # The user came with an Inbox, where the task went.
+    projects = (await shared_api.client.get("/api/projects", headers=headers)).json()
+    assert [(p["name"], p["open_tasks"]) for p in projects["projects"]] == [("Inbox", 1)]
 
 
 @pytest.mark.parametrize(
