@@ -3,7 +3,7 @@
 from sqlmodel import SQLModel
 
 from server.conversations.models import Conversation, ConversationFingerprint, Message
-from server.events.models import DeadLetter, OutboxEvent, ProcessedEvent
+from server.events.models import DeadLetter, OutboxEvent, OutboxSequence, ProcessedEvent
 from server.notifications.models import Notification
 from server.oauth.models import OAuthClient, OAuthCode, OAuthGrant, OAuthToken
 from server.tasks.models import Task, TaskAlert
@@ -23,6 +23,7 @@ __all__ = [
     "OAuthGrant",
     "OAuthToken",
     "OutboxEvent",
+    "OutboxSequence",
     "ProcessedEvent",
     "Task",
     "TaskAlert",

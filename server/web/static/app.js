@@ -107,19 +107,21 @@ function startSession(me) {
 
 function followLiveEvents(signal) {
   let opened = 0;
+  const reload = () => {
+    reloadTasks();
+    loadNotifications();
+  };
   api.followEvents({
     signal,
     onState: setLiveState,
-    onOpen: () => {
-      // After a reconnect, catch up on whatever changed while the stream was down.
-      if (opened++ > 0) {
-        reloadTasks();
-        loadNotifications();
-      }
+    onOpen: ({ resumed }) => {
+      // A reconnect with an event id gets what it missed replayed; without one, reload.
+      if (opened++ > 0 && !resumed) reload();
     },
     onEvent: ({ event, data }) => {
       if (event === "task") onTaskEvent(data);
       else if (event === "notification") onNotificationEvent(data);
+      else if (event === "reset") reload(); // the server no longer has what we missed
     },
   });
 }
