@@ -23,10 +23,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import logging
 import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,10 +39,8 @@ from sqlalchemy import func, select  # noqa: E402
 
 from bench.chaos_rig import (  # noqa: E402
     Agent,
-    Broker,
     Ledger,
     LiveClient,
-    Mailbox,
     mcp_writer,
     rest_writer,
     running,
@@ -49,14 +50,20 @@ from server.config import Settings  # noqa: E402
 from server.events.live import to_live_event  # noqa: E402
 from server.events.models import OutboxEvent  # noqa: E402
 from server.notifications.models import Notification  # noqa: E402
-from server.services import Services, build_services  # noqa: E402
+from server.runtime import open_runtime  # noqa: E402
+from server.services import Services  # noqa: E402
 from server.tasks.models import Task, TaskAlert, TaskCreate  # noqa: E402
+from testkit.kafka import Tansu  # noqa: E402
+from testkit.servers import Postgres  # noqa: E402
+from testkit.smtp import SmtpServer  # noqa: E402
 
 WRITER_PAUSE = 0.1  # between one writer's creates: ~10 per second each
 SETTLE_SECONDS = 240  # a stopped worker's half-sent email waits ~90 s to be taken over
 
 
 async def main(args: argparse.Namespace) -> int:
+    # Only the script's own progress on the terminal (the processes log to their files).
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logs = Path(tempfile.mkdtemp(prefix="chaos-"))
     say(f"logs in {logs}")
     figures = await (scale_out(args, logs) if args.scale_out else single(args, logs))
@@ -82,39 +89,41 @@ def log_lines(logs: Path) -> str:
 async def single(args: argparse.Namespace, logs: Path) -> dict[str, int]:
     database_url = f"sqlite+aiosqlite:///{logs}/todo.db"
     env = {"DATABASE_URL": database_url, "SCHEDULER_INTERVAL_SECONDS": "1"}
-    broker = Broker(logs) if args.kafka else None
+    broker = Tansu() if args.kafka else None
     if broker is not None:
-        await broker.start()
-        env["KAFKA_BOOTSTRAP_SERVERS"] = broker.servers
-    services, accounts = await prepare(database_url, users=4)
-    server = Agent("serve", ["serve"], env, logs)
-    say(f"serve up in {await server.start():.1f}s")
-    ledger, stop = Ledger(), asyncio.Event()
-    writers = [
-        *(rest_writer([server.url], t, f"r{i}", ledger, stop, WRITER_PAUSE) for i, (_, t) in
-          enumerate(accounts[:2])),
-        *(mcp_writer(server.url, t, f"m{i}", ledger, stop, WRITER_PAUSE) for i, (_, t) in
-          enumerate(accounts[2:])),
-    ]  # fmt: skip
-    async with running(writers), running([report(ledger, [], stop)]):
-        await chaos_single(args, server, broker)
-        stop.set()
-    say(f"writers stopped: {len(ledger.acked)} creates acknowledged, {ledger.retries} retries")
-    await settle(services, emails=None, clients=[])
-    figures = {
-        "acknowledged writes lost": await lost_writes(services, ledger),
-        "duplicate tasks per idempotency key": await duplicate_tasks(services),
-        "events never published": await unpublished(services, ledger),
-        "duplicate notifications": await duplicate_notifications(services),
-    }
-    await server.stop()
+        broker.start()
+        env["KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap_servers
+    async with data_only(database_url) as services:
+        accounts = await prepare(services, users=4)
+        server = Agent("serve", ["serve"], env, logs)
+        say(f"serve up in {await server.start():.1f}s")
+        ledger, stop = Ledger(), asyncio.Event()
+        writers = [
+            *(rest_writer([server.url], t, f"r{i}", ledger, stop, WRITER_PAUSE) for i, (_, t) in
+              enumerate(accounts[:2])),
+            *(mcp_writer(server.url, t, f"m{i}", ledger, stop, WRITER_PAUSE) for i, (_, t) in
+              enumerate(accounts[2:])),
+        ]  # fmt: skip
+        async with running(writers), running([report(ledger, [], stop)]):
+            await chaos_single(args, server, broker)
+            stop.set()
+        say(f"writers stopped: {len(ledger.acked)} creates acknowledged, {ledger.retries} retries")
+        await settle(services, emails=None, clients=[])
+        figures = {
+            "acknowledged writes lost": await lost_writes(services, ledger),
+            "duplicate tasks per idempotency key": await duplicate_tasks(services),
+            "events never published": await unpublished(services, ledger),
+            "duplicate notifications": await duplicate_notifications(services),
+        }
+        if any(figures.values()):
+            await explain(services, [])
+        await server.stop()
     if broker is not None:
-        await broker.kill()
-    await services.db.dispose()
+        broker.stop()
     return figures
 
 
-async def chaos_single(args: argparse.Namespace, server: Agent, broker: Broker | None) -> None:
+async def chaos_single(args: argparse.Namespace, server: Agent, broker: Tansu | None) -> None:
     """Kills spread over the first half (all of it without a broker), then the outage."""
     span = args.seconds / 2 if broker is not None else args.seconds
     gap = span / (args.kills + 1)
@@ -133,20 +142,34 @@ async def chaos_single(args: argparse.Namespace, server: Agent, broker: Broker |
 
 
 async def scale_out(args: argparse.Namespace, logs: Path) -> dict[str, int]:
-    import pgserver
-
-    pg = pgserver.get_server(str(logs / "pg"), cleanup_mode="stop")
-    database_url = pg.get_uri().replace("postgresql://", "postgresql+asyncpg://", 1)
-    broker, mailbox = Broker(logs), Mailbox()
-    await broker.start()
-    mailbox.controller.start()
+    pg, broker, mailbox = Postgres(str(logs / "pg")), Tansu(), SmtpServer()
+    broker.start()
+    mailbox.start()
+    database_url = pg.new_database_url()
     env = {
         "DATABASE_URL": database_url,
-        "KAFKA_BOOTSTRAP_SERVERS": broker.servers,
+        "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
         "SCHEDULER_INTERVAL_SECONDS": "1",
-        **mailbox.env(),
+        **{name.upper(): str(value) for name, value in mailbox.settings().items()},
     }
-    services, accounts = await prepare(database_url, users=4)
+    try:
+        async with data_only(database_url) as services:
+            return await scale_out_on(args, logs, services, env, broker, mailbox)
+    finally:
+        broker.stop()
+        mailbox.stop()
+        pg.stop()
+
+
+async def scale_out_on(
+    args: argparse.Namespace,
+    logs: Path,
+    services: Services,
+    env: dict[str, str],
+    broker: Tansu,
+    mailbox: SmtpServer,
+) -> dict[str, int]:
+    accounts = await prepare(services, users=4)
     workers = [Agent(f"worker-{n}", ["worker"], env, logs) for n in (1, 2)]
     apis = [Agent(f"api-{n}", ["serve", "--no-workers"], env, logs) for n in (1, 2)]
     started = await asyncio.gather(*(agent.start() for agent in (*workers, *apis)))
@@ -190,15 +213,11 @@ async def scale_out(args: argparse.Namespace, logs: Path) -> dict[str, int]:
         await explain(services, clients)
     for agent in (*apis, *workers):
         await agent.stop()
-    await broker.kill()
-    mailbox.controller.stop()
-    await services.db.dispose()
-    pg.cleanup()
     return figures
 
 
 async def chaos_scale_out(
-    args: argparse.Namespace, workers: list[Agent], apis: list[Agent], broker: Broker
+    args: argparse.Namespace, workers: list[Agent], apis: list[Agent], broker: Tansu
 ) -> None:
     origin = time.monotonic()
 
@@ -231,14 +250,20 @@ async def chaos_scale_out(
 # -- shared steps ----------------------------------------------------------------------
 
 
-async def prepare(database_url: str, *, users: int) -> tuple[Services, list]:
-    services = build_services(Settings(_env_file=None, database_url=database_url))
-    await services.db.migrate()
+@contextlib.asynccontextmanager
+async def data_only(database_url: str) -> AsyncIterator[Services]:
+    """The services on the run's database (migrated), to arrange and to count; no bus."""
+    settings = Settings(_env_file=None, database_url=database_url)
+    async with open_runtime(settings, events=False) as runtime:
+        yield runtime.services
+
+
+async def prepare(services: Services, *, users: int) -> list:
     accounts = []
     for n in range(users):
         user = await services.users.create_user(name=f"chaos{n}", email=f"chaos{n}@example.com")
         accounts.append((user, await services.users.create_token(name=user.name)))
-    return services, accounts
+    return accounts
 
 
 async def seed(services: Services, accounts: list) -> None:
@@ -251,11 +276,11 @@ async def seed(services: Services, accounts: list) -> None:
         await asyncio.sleep(0.1)
 
 
-async def outage(broker: Broker, seconds: float) -> None:
-    await broker.kill()
+async def outage(broker: Tansu, seconds: float) -> None:
+    broker.stop()  # a kill: Tansu keeps nothing, it comes back empty
     say(f"broker stopped for {seconds:.0f}s")
     await asyncio.sleep(seconds)
-    await broker.start()
+    broker.start()
     say("broker back, empty (no topics, groups or offsets)")
 
 
@@ -267,7 +292,7 @@ async def report(ledger: Ledger, clients: list[LiveClient], stop: asyncio.Event)
         say(f"{len(ledger.acked)} creates acknowledged, {ledger.retries} retries{extra}")
 
 
-async def settle(services: Services, *, emails: Mailbox | None, clients: list) -> None:
+async def settle(services: Services, *, emails: SmtpServer | None, clients: list) -> None:
     """Wait until the pipeline has caught up (or SETTLE_SECONDS passed)."""
     deadline = time.monotonic() + SETTLE_SECONDS
     while time.monotonic() < deadline:
@@ -336,13 +361,13 @@ async def alerts_without_notification(services: Services) -> int:
     return len(alerts - notified)
 
 
-async def notifications_without_email(services: Services, mailbox: Mailbox) -> int:
+async def notifications_without_email(services: Services, mailbox: SmtpServer) -> int:
     async with services.db.session() as session:
         emailed = Notification.email_status == "sent"
         sent = await session.scalar(select(func.count()).select_from(Notification).where(emailed))
         total = await session.scalar(select(func.count()).select_from(Notification))
     # Each sent one must have arrived: the mailbox is the witness, not the status column.
-    return max(total - sent, total - len(mailbox.received))
+    return max(total - sent, total - len(mailbox.inbox.messages))
 
 
 async def missed_events(services: Services, client: LiveClient) -> set[str]:

