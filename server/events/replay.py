@@ -109,10 +109,13 @@ class LiveLog:
         )
 
         def read(conn: Connection) -> tuple[list[LoggedEvent], bool]:
+            # Waiting ones first: each statement sees what was committed when it began, and a
+            # row numbered between the two would be neither found nor seen waiting.
+            unsent = bool(conn.scalar(waiting))
             found = [
                 LoggedEvent(Position(r.sent_batch, r.id), r.event_id, r.envelope)
                 for r in conn.execute(events)
             ]
-            return found, bool(conn.scalar(waiting))
+            return found, unsent
 
         return await self.db.run(read)
