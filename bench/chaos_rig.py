@@ -147,7 +147,7 @@ async def mcp_writer(
     """Create tasks with the `add_task` tool over streamable HTTP, one session kept across
     server restarts (the endpoint is stateless), retried with the same idempotency_key."""
     headers = {"Authorization": f"Bearer {token}"}
-    pending: tuple[str, str] | None = None
+    pending: dict[str, str] | None = None  # a retry sends the very same call (same key)
     n = 0
     while not stop.is_set():
         try:
@@ -157,9 +157,11 @@ async def mcp_writer(
             ):
                 while not stop.is_set():
                     if pending is None:
-                        pending, n = (uuid.uuid4().hex, f"{tag}-{n}"), n + 1
-                    key, title = pending
-                    arguments = {"title": title, "due": due_a_while_ago(), "idempotency_key": key}
+                        key, title = uuid.uuid4().hex, f"{tag}-{n}"
+                        pending = {"title": title, "due": due_a_while_ago(), "idempotency_key": key}
+                        n += 1
+                    arguments = pending
+                    key, title = arguments["idempotency_key"], arguments["title"]
                     try:
                         result = await client.call_tool("add_task", arguments)
                     except Exception:  # the server went away mid-call: same key again

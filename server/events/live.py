@@ -58,7 +58,6 @@ class LiveHub:
                 woken.set()
 
 
-
 def to_live_event(envelope: Envelope) -> LiveEvent | None:
     """The push for a task or notification event; None for other events."""
     kind = envelope.get("type", "")
