@@ -71,7 +71,9 @@ def create_app(runtime: Runtime, *, tools: ToolConnector | None = None) -> FastA
             await stack.enter_async_context(session_manager.run())
             # Readiness and /metrics read how events flow, measured in the background.
             groups = [(consumer.name, consumer.topic) for consumer in build_consumers(services)]
-            await stack.enter_async_context(watch_event_flow(runtime, groups))
+            await stack.enter_async_context(
+                watch_event_flow(services.db, runtime.bus, runtime.flow, groups)
+            )
             agent = await stack.enter_async_context(open_agent(settings))
             chat = Chat(conversations=services.conversations, agent=agent, connect_tools=tools)
             breakers = {

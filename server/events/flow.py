@@ -20,17 +20,13 @@ import logging
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 from sqlalchemy import func, select
 
-from server.db import utcnow
+from server.db import Database, utcnow
 from server.events.models import OutboxEvent
-
-if TYPE_CHECKING:
-    from server.runtime import Runtime
-    from server.services import Services
 
 logger = logging.getLogger(__name__)
 
@@ -175,10 +171,10 @@ class EventFlow:
         )
 
 
-async def measure_outbox(services: Services, flow: EventFlow) -> None:
+async def measure_outbox(db: Database, flow: EventFlow) -> None:
     """The relay's backlog: pending events and the age of the oldest (ix_outbox_pending)."""
     pending = OutboxEvent.published_at.is_(None)
-    async with services.db.session() as session:
+    async with db.session() as session:
         count = await session.scalar(select(func.count()).select_from(OutboxEvent).where(pending))
         oldest = await session.scalar(
             select(OutboxEvent.created_at).where(pending).order_by(OutboxEvent.id).limit(1)
@@ -189,18 +185,24 @@ async def measure_outbox(services: Services, flow: EventFlow) -> None:
     state.checked = True
 
 
+class MeasuresGroups(Protocol):
+    """A bus that can tell its consumer groups' lag (every `EventBus`)."""
+
+    async def measure_groups(self, groups: Sequence[tuple[str, str]], flow: EventFlow) -> None: ...
+
+
 @contextlib.asynccontextmanager
 async def watch_event_flow(
-    runtime: Runtime, groups: Sequence[tuple[str, str]]
+    db: Database, bus: MeasuresGroups, flow: EventFlow, groups: Sequence[tuple[str, str]]
 ) -> AsyncIterator[None]:
-    """Keep `runtime.flow` up to date while open: the outbox backlog and the lag of
-    `groups` ((consumer name, topic) pairs) on the bus."""
+    """Keep `flow` up to date while open: the outbox backlog and the lag of `groups`
+    ((consumer name, topic) pairs) on the bus."""
 
     async def watch() -> None:
         while True:
             try:
-                await measure_outbox(runtime.services, runtime.flow)
-                await runtime.bus.measure_groups(groups, runtime.flow)
+                await measure_outbox(db, flow)
+                await bus.measure_groups(groups, flow)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the database or the broker is away: readiness says so

@@ -24,7 +24,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaConnectionError, KafkaError
@@ -32,11 +32,8 @@ from aiokafka.errors import CommitFailedError, KafkaConnectionError, KafkaError
 from server.backoff import RETRY
 from server.errors import Unavailable
 from server.events.bus import Handler
-from server.events.flow import ConsumerState
+from server.events.flow import ConsumerState, EventFlow
 from server.outage import OutageLog
-
-if TYPE_CHECKING:
-    from server.events.kafka import KafkaBus
 
 logger = logging.getLogger(__name__)
 
@@ -62,12 +59,29 @@ def group_id(group: str, topic: str) -> str:
     return f"{GROUP_PREFIX}{group}.{topic}"
 
 
+class ConsumerHost(Protocol):
+    """What a subscription needs of its bus (`KafkaBus`): the broker's state, settings, and
+    new consumers."""
+
+    flow: EventFlow
+    epoch: int
+    stall_seconds: float
+    session_timeout_ms: int
+
+    @property
+    def broker_is_down(self) -> bool: ...
+
+    async def ensure_topics(self) -> None: ...
+
+    def new_consumer(self, topic: str, group: str | None) -> AIOKafkaConsumer: ...
+
+
 class KafkaSubscription:
     """Runs one consumer after another for `topic`/`group` until cancelled."""
 
     def __init__(
         self,
-        bus: KafkaBus,
+        bus: ConsumerHost,
         *,
         topic: str,
         group: str | None,
