@@ -20,6 +20,7 @@ from starlette.routing import Route
 from mcp_tools.connectors import tool_connector
 from server.conversations.chat import Chat, ToolConnector
 from server.conversations.provider import open_agent
+from server.events.flow import watch_event_flow
 from server.http import (
     activity,
     calendar,
@@ -40,6 +41,7 @@ from server.http.throttle import MINUTE, AuthFailureThrottle, FeedThrottle, Thro
 from server.observability import ObservabilityMiddleware, breaker_metrics
 from server.runtime import Runtime
 from server.web import views as web_views
+from server.workers.consumers import build_consumers
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +71,11 @@ def create_app(runtime: Runtime, *, tools: ToolConnector | None = None) -> FastA
     async def lifespan(app: FastAPI) -> AsyncIterator[AppState]:
         async with AsyncExitStack() as stack:
             await stack.enter_async_context(session_manager.run())
+            # Readiness and /metrics read how events flow, measured in the background.
+            groups = [(consumer.name, consumer.topic) for consumer in build_consumers(services)]
+            await stack.enter_async_context(
+                watch_event_flow(services.db, runtime.bus, runtime.flow, groups)
+            )
             agent = await stack.enter_async_context(open_agent(settings))
             chat = Chat(conversations=services.conversations, agent=agent, connect_tools=tools)
             breakers = {
@@ -85,6 +92,7 @@ def create_app(runtime: Runtime, *, tools: ToolConnector | None = None) -> FastA
                 services=services,
                 bus=runtime.bus,
                 live=runtime.live,
+                flow=runtime.flow,
                 chat=chat,
                 feed_throttle=FeedThrottle(),
                 chat_turns=Throttle(limit=settings.chat_turns_per_minute, window=MINUTE),

@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     kafka_topic_notifications: str = "notifications"
     # A consumer group's first join waits about half of this on some brokers (Tansu).
     kafka_session_timeout_ms: int = Field(default=10_000, ge=1_000, le=300_000)
+    # A consumer whose commit or fetch keeps failing this long while the broker answers is
+    # replaced (it rejoins its group); also how long a send waits for its acknowledgement.
+    kafka_stall_seconds: float = Field(default=20.0, ge=1, le=600)
+    # While the broker is unreachable, a summary is logged this often (one warning first).
+    kafka_outage_log_seconds: float = Field(default=60.0, ge=1, le=86_400)
 
     smtp_host: str | None = None
     smtp_port: int = Field(default=587, ge=1, le=65535)
@@ -69,6 +74,9 @@ class Settings(BaseSettings):
     event_retention_hours: int = Field(default=168, ge=1, le=24 * 365 * 10)
     # How long the activity of tasks and projects stays readable.
     activity_retention_days: int = Field(default=90, ge=1, le=365 * 100)
+    # Readiness answers 503 once events have not flowed for this long: events waiting in the
+    # outbox, a consumer not fetching, a consumer group with events waiting and no commit.
+    event_stall_seconds: float = Field(default=60.0, ge=1, le=86_400)
 
     # HS256 with a short secret is guessable offline from one token: at least 32 bytes.
     auth_jwt_secret: SecretStr | None = None

@@ -5,7 +5,7 @@ from sqlmodel import SQLModel
 from server.activity.models import Activity
 from server.comments.models import Comment
 from server.conversations.models import Conversation, ConversationFingerprint, Message
-from server.events.models import DeadLetter, OutboxEvent, ProcessedEvent
+from server.events.models import DeadLetter, OutboxEvent, OutboxSequence, ProcessedEvent
 from server.notifications.models import Notification
 from server.oauth.models import OAuthClient, OAuthCode, OAuthGrant, OAuthToken
 from server.projects.models import Project
@@ -28,6 +28,7 @@ __all__ = [
     "OAuthGrant",
     "OAuthToken",
     "OutboxEvent",
+    "OutboxSequence",
     "ProcessedEvent",
     "Project",
     "Task",

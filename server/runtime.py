@@ -22,6 +22,7 @@ from mcp.server import MCPServer
 from mcp_tools.server import create_mcp_server
 from server.config import Settings
 from server.events.bus import EventBus, InProcessBus
+from server.events.flow import EventFlow
 from server.events.live import LiveHub, live_feed
 from server.notifications.email import EmailSender
 from server.oauth.documents import MetadataDocuments
@@ -40,14 +41,15 @@ class Runtime:
     services: Services
     bus: EventBus
     live: LiveHub
+    flow: EventFlow
     mcp: MCPServer[Services]
 
 
-def build_bus(settings: Settings, services: Services) -> EventBus:
+def build_bus(settings: Settings, services: Services, flow: EventFlow) -> EventBus:
     if settings.kafka_bootstrap_servers:
         from server.events.kafka import KafkaBus  # aiokafka only where Kafka is configured
 
-        return KafkaBus(settings=settings, topics=services.topics)
+        return KafkaBus(settings=settings, topics=services.topics, flow=flow)
     return InProcessBus()
 
 
@@ -68,12 +70,16 @@ async def open_runtime(
     documents (tests).
     """
     services = build_services(settings, oauth_documents=oauth_documents)
-    bus = build_bus(settings, services) if events else InProcessBus()
+    # How events flow in this process (readiness, /metrics): fed by the bus and the watch.
+    flow = EventFlow(stall_seconds=settings.event_stall_seconds)
+    services.metrics.registry.register(flow)
+    bus = build_bus(settings, services, flow) if events else InProcessBus()
     runtime = Runtime(
         settings=settings,
         services=services,
         bus=bus,
         live=LiveHub(),
+        flow=flow,
         mcp=create_mcp_server(services),
     )
     async with AsyncExitStack() as stack:

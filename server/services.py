@@ -8,6 +8,7 @@ a service of its own. The composition root (`server/runtime.py`) builds it once 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from server.activity.service import ActivityService
 from server.calendar.service import CalendarService
@@ -16,6 +17,7 @@ from server.config import Settings
 from server.conversations.service import ConversationService
 from server.db import Database
 from server.events.outbox import Topics
+from server.events.replay import LiveLog
 from server.notifications.service import NotificationService
 from server.oauth.documents import MetadataDocuments
 from server.oauth.service import OAuthService
@@ -45,6 +47,7 @@ class Services:
     conversations: ConversationService
     oauth: OAuthService
     calendar: CalendarService
+    live_log: LiveLog
 
 
 def build_services(
@@ -80,4 +83,7 @@ def build_services(
             documents=oauth_documents,
         ),
         calendar=CalendarService(db=db, tasks=tasks),
+        live_log=LiveLog(
+            db=db, topics=topics, retention=timedelta(hours=settings.event_retention_hours)
+        ),
     )

@@ -8,6 +8,8 @@ used to feed live pushes on every replica).
 `send` returns an acknowledgement to await: for Kafka it resolves when the broker has the
 event (acks=all), in process when every group's handler has finished with it, so the
 relay marks an event published only once it can no longer be lost with this process.
+A broker can still lose what it acknowledged (one that comes back empty): `take_loss` tells
+the relay, which sends those events again.
 """
 
 from __future__ import annotations
@@ -20,7 +22,11 @@ import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from server.events.flow import EventFlow
 
 logger = logging.getLogger(__name__)
 
@@ -55,13 +61,29 @@ class EventBus(Protocol):
         ...
 
     def subscribe(
-        self, *, topic: str, group: str | None, handler: Handler
+        self,
+        *,
+        topic: str,
+        group: str | None,
+        handler: Handler,
+        on_gap: Callable[[], None] | None = None,
     ) -> AbstractAsyncContextManager[None]:
-        """Deliver the topic's events to `handler` while the returned context is open."""
+        """Deliver the topic's events to `handler` while the returned context is open.
+        A broadcast calls `on_gap` when it may have skipped events (it had to start over)."""
         ...
 
     async def ping(self) -> None:
         """Raise when the bus is unreachable."""
+        ...
+
+    def take_loss(self) -> datetime | None:
+        """When the broker lost acknowledged events since the last call: the time of the
+        last acknowledgement it had given before (what was published until then may be
+        gone); otherwise None."""
+        ...
+
+    async def measure_groups(self, groups: Sequence[tuple[str, str]], flow: EventFlow) -> None:
+        """Record in `flow` how far each (consumer name, topic) group is behind."""
         ...
 
 
@@ -149,9 +171,14 @@ class InProcessBus:
 
     @contextlib.asynccontextmanager
     async def subscribe(
-        self, *, topic: str, group: str | None, handler: Handler
+        self,
+        *,
+        topic: str,
+        group: str | None,
+        handler: Handler,
+        on_gap: Callable[[], None] | None = None,
     ) -> AsyncIterator[None]:
-        member = _Member(handler)
+        member = _Member(handler)  # in process nothing is skipped: `on_gap` is never called
         # Each broadcast subscription is a group of its own: it sees every event.
         name = group if group is not None else f"broadcast-{id(member)}"
         members = self._groups.setdefault(topic, {}).setdefault(name, [])
@@ -170,3 +197,9 @@ class InProcessBus:
 
     async def ping(self) -> None:
         return None
+
+    def take_loss(self) -> datetime | None:
+        return None  # handlers have finished with an event before it is acknowledged
+
+    async def measure_groups(self, groups: Sequence[tuple[str, str]], flow: EventFlow) -> None:
+        return None  # a group's handler holds its events' acknowledgements: no lag to see

@@ -5,58 +5,55 @@ Producer: idempotent with acks=all. Brokers that refuse aiokafka's InitProducerI
 aiokafka keeps one batch in flight per partition, so order per key holds either way, and a
 retried duplicate is absorbed by the idempotent consumers.
 
-Topics: created at start when missing, with TOPIC_PARTITIONS partitions and a replication
-factor of up to TOPIC_REPLICATION (no more than the cluster has brokers); create them
-beforehand for other settings. A broker that refuses to create them gets a warning and is
-left to auto-create them when they are first used.
+Topics: see kafka_topics.py. Nothing is sent to a topic the bus has not seen exist since
+the broker last answered, so a broker that comes back empty gets its topics back before
+the first event.
 
-Consumers: one per subscription. A group consumer commits a partition's offsets only after
-its handler has finished with every event up to them (at-least-once); a broadcast
-subscription (`group=None`) reads every partition from the latest offset and commits nothing.
-A consumer that fails (a seek after a rebalance can) is logged, stopped and replaced by a new
-one after a backoff; a group's new consumer reads on from the last commit.
+Watching: every second the bus asks the broker for its metadata. That is how it notices an
+outage (one WARNING, a summary every KAFKA_OUTAGE_LOG_SECONDS, one INFO when it is over;
+aiokafka's own connection errors are demoted, see kafka_logs.py), recreates lost topics,
+and tells an empty broker from the one it knew: a topic gone or resized, or a partition
+whose offsets start over, means events the broker acknowledged are gone, and `take_loss`
+tells the relay to send them again.
+
+Consumers: see kafka_consumer.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import json
 import logging
-import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import datetime
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import (
-    CommitFailedError,
-    IllegalStateError,
     IncompatibleBrokerVersion,
     KafkaConnectionError,
     KafkaError,
-    TopicAlreadyExistsError,
     UnknownError,
     UnsupportedVersionError,
 )
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.producer.message_accumulator import BatchBuilder
 
-from server.backoff import RETRY
 from server.config import Settings
+from server.db import utcnow
 from server.errors import Unavailable
 from server.events.bus import Ack, Handler, Outgoing
+from server.events.flow import EventFlow
+from server.events.kafka_admin import KafkaAdmin
+from server.events.kafka_consumer import KafkaSubscription, group_id
+from server.events.kafka_logs import quiet_client_logs
+from server.events.kafka_topics import TopicKeeper
 from server.events.outbox import Topics
+from server.outage import OutageLog
 
 logger = logging.getLogger(__name__)
 
-GROUP_PREFIX = "todo-agent."
-# A consumer that ran this long before failing restarts the backoff from its first step.
-CONSUMER_HEALTHY_SECONDS = 60.0
-# Partitions bound how many members of a consumer group share the work; keys keep their
-# order within a partition whatever the count.
-TOPIC_PARTITIONS = 6
-TOPIC_REPLICATION = 3
+WATCH_SECONDS = 1.0
 
 
 def encode(envelope: Outgoing) -> bytes:
@@ -68,18 +65,47 @@ def encode(envelope: Outgoing) -> bytes:
 class KafkaBus:
     """Publishes to and consumes from Kafka topics; see the module docstring."""
 
-    def __init__(self, *, settings: Settings, topics: Topics) -> None:
+    def __init__(
+        self, *, settings: Settings, topics: Topics, flow: EventFlow | None = None
+    ) -> None:
         if not settings.kafka_bootstrap_servers:
             raise ValueError("KafkaBus needs KAFKA_BOOTSTRAP_SERVERS")
         self.servers = settings.kafka_bootstrap_servers
         self.topics = topics
+        self.flow = flow or EventFlow(stall_seconds=settings.event_stall_seconds)
         self.session_timeout_ms = settings.kafka_session_timeout_ms
+        self.stall_seconds = settings.kafka_stall_seconds
         self.idempotent = True
+        self.outage = OutageLog(
+            logger,
+            f"Kafka at {self.servers}",
+            failing="is unreachable",
+            back="is reachable again",
+            summary_seconds=settings.kafka_outage_log_seconds,
+        )
+        self.admin = KafkaAdmin(self.servers)  # topics
+        self._lag_admin = KafkaAdmin(self.servers)  # group lag, on clients of its own
         self._producer: AIOKafkaProducer | None = None
         # The producer's own default: `send_many` must place keys where `send` would.
         self._partitioner = DefaultPartitioner()
+        self.keeper = TopicKeeper(
+            servers=self.servers,
+            topics=topics.all(),
+            admin=self.admin,
+            on_lost=lambda: self._lost(self._last_ack or self._last_seen),
+        )
+        self._acked: dict[TopicPartition, int] = {}  # the last offset acknowledged to us
+        self._last_ack: datetime | None = None
+        self._last_seen: datetime | None = None  # the broker's last answer to the watch
+        self._lost_after: datetime | None = None
+        self._gap_listeners: set[Callable[[], None]] = set()  # broadcasts' on_gap
+        self._watch: asyncio.Task | None = None
+        # Bumped when the broker goes away or loses what it held: consumers started before
+        # start over (their positions may point into a log that is gone).
+        self.epoch = 0
 
     async def __aenter__(self) -> KafkaBus:
+        quiet_client_logs()
         try:
             self._producer = await self._start_producer(idempotent=True)
         except (UnknownError, UnsupportedVersionError, IncompatibleBrokerVersion) as exc:
@@ -92,13 +118,21 @@ class KafkaBus:
             self.idempotent = False
             self._producer = await self._start_producer(idempotent=False)
         try:
-            await self._create_missing_topics()
+            await self.ensure_topics()
         except BaseException:
             await self.__aexit__()
             raise
+        self._watch = asyncio.create_task(self._watch_broker(), name="kafka watch")
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
+            self._watch = None
+        await self.admin.close()
+        await self._lag_admin.close()
         if self._producer is not None:
             await self._producer.stop()
             self._producer = None
@@ -111,7 +145,9 @@ class KafkaBus:
             enable_idempotence=idempotent,
             linger_ms=2,
             max_batch_size=256 * 1024,
-            request_timeout_ms=30_000,
+            # How long an unacknowledged batch waits before its send fails (the relay then
+            # sends it again).
+            request_timeout_ms=int(self.stall_seconds * 1000),
         )
         try:
             await producer.start()
@@ -122,65 +158,101 @@ class KafkaBus:
             raise
         return producer
 
-    async def _create_missing_topics(self) -> None:
-        """Create the topics the cluster does not have yet; see the module docstring."""
-        try:
-            cluster = await self.producer.client.fetch_all_metadata()
-            missing = [topic for topic in self.topics.all() if topic not in cluster.topics()]
-            if not missing:
-                return
-            replication = max(1, min(TOPIC_REPLICATION, len(cluster.brokers())))
-            admin = AIOKafkaAdminClient(
-                bootstrap_servers=self.servers, client_id="todo-agent", request_timeout_ms=10_000
-            )
-            try:
-                await admin.start()
-                response = await admin.create_topics(
-                    [NewTopic(topic, TOPIC_PARTITIONS, replication) for topic in missing]
-                )
-            finally:
-                await admin.close()
-        except (TimeoutError, KafkaError) as exc:
-            logger.warning(
-                "could not create the Kafka topics at %s (%r): relying on auto-creation",
-                self.servers,
-                exc,
-            )
-            return
-        for topic, code, *message in response.topic_errors:
-            if code == 0:
-                logger.info(
-                    "created Kafka topic %s (%d partitions, replication factor %d)",
-                    topic,
-                    TOPIC_PARTITIONS,
-                    replication,
-                )
-            elif code != TopicAlreadyExistsError.errno:  # "exists": another process made it
-                logger.warning(
-                    "Kafka at %s refused to create topic %s (error %d %s): relying on "
-                    "auto-creation",
-                    self.servers,
-                    topic,
-                    code,
-                    message[0] if message else "",
-                )
-
     @property
     def producer(self) -> AIOKafkaProducer:
         if self._producer is None:
             raise RuntimeError("KafkaBus used outside its `async with`")
         return self._producer
 
+    @property
+    def broker_is_down(self) -> bool:
+        return self.outage.down
+
+    # -- topics and the watch ---------------------------------------------------
+
+    async def ensure_topics(self) -> None:
+        """Make sure every topic exists (see kafka_topics.py); Unavailable when the broker
+        does not answer."""
+        await self.keeper.ensure(self.producer.client)
+        self._last_seen = utcnow()
+
+    async def _watch_broker(self) -> None:
+        """Every WATCH_SECONDS: is the broker there, with our topics? (module docstring)"""
+        while True:
+            try:
+                await self.ensure_topics()
+            except Unavailable as exc:
+                error = str(exc).removeprefix(f"Kafka at {self.servers} is unreachable ")
+                if not self.outage.down:
+                    self.epoch += 1
+                self.flow.broker_down(error.strip("()"))
+                self.outage.failed(error.strip("()"))
+            else:
+                if self.outage.down:
+                    self.outage.ok()
+                    self.flow.broker_up()
+                    for on_gap in list(self._gap_listeners):  # it may have lost what it held
+                        on_gap()
+                    # Partitions may have changed: `send_many` places keys from this.
+                    with contextlib.suppress(TimeoutError, KafkaError):
+                        await asyncio.wait_for(
+                            self.producer.client.force_metadata_update(), timeout=5
+                        )
+            await asyncio.sleep(WATCH_SECONDS)
+
+    # -- losses -------------------------------------------------------------------
+
+    def _lost(self, after: datetime | None) -> None:
+        """The broker lost what it held: offsets of the old log mean nothing any more."""
+        when = after or utcnow()
+        if self._lost_after is None or when < self._lost_after:
+            self._lost_after = when
+        self._acked.clear()
+        self.epoch += 1
+
+    def take_loss(self) -> datetime | None:
+        lost, self._lost_after = self._lost_after, None
+        return lost
+
+    def _on_ack(self, future: asyncio.Future) -> None:
+        """Record an acknowledgement; an offset that went back means the log started over."""
+        if future.cancelled() or future.exception() is not None:
+            self.keeper.forget()  # check the topics again before the next send
+            return
+        ack = future.result()
+        previous = self._acked.get(ack.topic_partition)
+        if previous is not None and ack.offset <= previous:
+            logger.debug("Kafka partition %s started over", ack.topic_partition)
+            self._lost(self._last_ack)
+        self._acked[ack.topic_partition] = ack.offset
+        self._last_ack = utcnow()
+
+    # -- publishing ---------------------------------------------------------------
+
+    async def _ready(self, topic: str) -> None:
+        if not self.keeper.verified(topic):
+            await self.ensure_topics()
+
     async def send(self, *, topic: str, key: str, envelope: Outgoing) -> Ack:
-        return await self.producer.send(topic, value=encode(envelope), key=key.encode())
+        await self._ready(topic)
+        ack = await self.producer.send(topic, value=encode(envelope), key=key.encode())
+        ack.add_done_callback(self._on_ack)
+        return ack
 
     async def send_many(self, *, topic: str, events: Sequence[tuple[str, Outgoing]]) -> Ack:
         """Send in record batches, one future per batch instead of one per event (the relay's
         hot path). Keys go to the partitions `send` would choose, so order per key holds."""
+        await self._ready(topic)
         producer = self.producer
         partitions = sorted(await producer.partitions_for(topic))
         builders: dict[int, BatchBuilder] = {}
         acks: list[asyncio.Future] = []
+
+        async def flush(partition: int, builder: BatchBuilder) -> None:
+            ack = await producer.send_batch(builder, topic, partition=partition)
+            ack.add_done_callback(self._on_ack)
+            acks.append(ack)
+
         for key, envelope in events:
             key_bytes = key.encode()
             partition = self._partitioner(key_bytes, partitions, partitions)
@@ -191,144 +263,72 @@ class KafkaBus:
                 or builder.append(key=key_bytes, value=value, timestamp=None) is None
             ):
                 if builder is not None:  # full: send it and start the next one
-                    acks.append(await producer.send_batch(builder, topic, partition=partition))
+                    await flush(partition, builder)
                 builder = builders[partition] = producer.create_batch()
                 builder.append(key=key_bytes, value=value, timestamp=None)
         for partition, builder in builders.items():
-            acks.append(await producer.send_batch(builder, topic, partition=partition))
+            await flush(partition, builder)
         return asyncio.gather(*acks)
 
     async def publish(self, *, topic: str, key: str, envelope: Outgoing) -> None:
         await (await self.send(topic=topic, key=key, envelope=envelope))
 
+    async def ping(self) -> None:
+        await self.producer.client.fetch_all_metadata()
+
+    # -- consuming ----------------------------------------------------------------
+
     @contextlib.asynccontextmanager
     async def subscribe(
-        self, *, topic: str, group: str | None, handler: Handler
+        self,
+        *,
+        topic: str,
+        group: str | None,
+        handler: Handler,
+        on_gap: Callable[[], None] | None = None,
     ) -> AsyncIterator[None]:
-        task = asyncio.create_task(
-            self._consume(topic, group, handler), name=f"kafka {topic}/{group or 'broadcast'}"
+        subscription = KafkaSubscription(
+            self, topic=topic, group=group, handler=handler, on_gap=on_gap
         )
+        task = asyncio.create_task(subscription.run(), name=f"kafka {subscription.name}")
+        if group is None and on_gap is not None:
+            self._gap_listeners.add(on_gap)
         try:
             yield
         finally:
+            self._gap_listeners.discard(on_gap)
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    async def ping(self) -> None:
-        await self.producer.client.fetch_all_metadata()
-
-    # -- consuming ------------------------------------------------------------
-
-    def _consumer(self, topic: str, group: str | None) -> AIOKafkaConsumer:
+    def new_consumer(self, topic: str, group: str | None) -> AIOKafkaConsumer:
+        options: dict = {"group_id": None}
         if group is not None:
-            options: dict = {
-                # One group per consumer and topic: "todo-agent.notifications.reminders".
-                "group_id": f"{GROUP_PREFIX}{group}.{topic}",
-                "auto_offset_reset": "earliest",
+            options = {
+                "group_id": group_id(group, topic),
                 "session_timeout_ms": self.session_timeout_ms,
                 "heartbeat_interval_ms": max(100, self.session_timeout_ms // 5),
             }
-        else:
-            options = {"group_id": None, "auto_offset_reset": "latest"}
         return AIOKafkaConsumer(
             topic,
             bootstrap_servers=self.servers,
             client_id="todo-agent",
             enable_auto_commit=False,
+            # A group without a commit, a partition that is new or started over: from the
+            # earliest retained offset (a broadcast seeks to the end when it starts).
+            auto_offset_reset="earliest",
             max_poll_records=500,
             fetch_max_wait_ms=200,
             **options,
         )
 
-    async def _consume(self, topic: str, group: str | None, handler: Handler) -> None:
-        """Run one consumer after another until cancelled (see the module docstring)."""
-        failures = 0
-        while True:
-            started = time.monotonic()
-            try:
-                await self._run_consumer(topic, group, handler)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                healthy = time.monotonic() - started > CONSUMER_HEALTHY_SECONDS
-                failures = 1 if healthy else failures + 1
-                delay = RETRY.delay(failures)
-                logger.exception(
-                    "consumer %s/%s failed; starting a new one in %.1fs", topic, group, delay
-                )
-                await asyncio.sleep(delay)
-
-    async def _run_consumer(self, topic: str, group: str | None, handler: Handler) -> None:
-        """One consumer's lifetime: consume until cancelled or until it fails."""
-        consumer = self._consumer(topic, group)
-        try:
-            await self._start_consumer(consumer, topic, group)
-            failures = 0
-            while True:
-                try:
-                    batches = list((await consumer.getmany(timeout_ms=1000)).items())
-                except KafkaError as exc:  # the client reconnects by itself; ask again
-                    logger.warning("consumer %s/%s: %r", topic, group, exc)
-                    await asyncio.sleep(RETRY.delay(2))
-                    continue
-                for index, (partition, records) in enumerate(batches):
-                    handled = await self._handle(consumer, partition, records, handler)
-                    if handled is None:
-                        # Read the failed record and everything not yet handled again.
-                        for later, unread in batches[index + 1 :]:
-                            consumer.seek(later, unread[0].offset)
-                        failures += 1
-                        await asyncio.sleep(RETRY.delay(failures))
-                        break
-                    failures = 0
-                    if group is not None:
-                        await self._commit(consumer, partition, handled)
-        finally:
-            with contextlib.suppress(KafkaError, asyncio.TimeoutError):
-                await asyncio.wait_for(consumer.stop(), timeout=5)
-
-    async def _start_consumer(
-        self, consumer: AIOKafkaConsumer, topic: str, group: str | None
-    ) -> None:
-        for attempt in itertools.count():
-            try:
-                await consumer.start()
-                return
-            except KafkaConnectionError as exc:
-                delay = RETRY.delay(attempt + 1)
-                logger.warning("consumer %s/%s cannot reach Kafka (%r)", topic, group, exc)
-                await asyncio.sleep(delay)
-
-    @staticmethod
-    async def _handle(
-        consumer: AIOKafkaConsumer,
-        partition: TopicPartition,
-        records: list[ConsumerRecord],
-        handler: Handler,
-    ) -> int | None:
-        """Handle records in order; the offset to commit, or None after a failure."""
-        next_offset = 0
-        for record in records:
-            try:
-                envelope = json.loads(record.value)
-            except (TypeError, ValueError):
-                logger.error("skipping a non-JSON record at %s@%d", partition, record.offset)
-                next_offset = record.offset + 1
+    async def measure_groups(self, groups: Sequence[tuple[str, str]], flow: EventFlow) -> None:
+        """Each group's lag on its topic, as Kafka sees it, into `flow`."""
+        if self.broker_is_down:
+            return
+        for group, topic in groups:
+            partitions = self.keeper.partitions.get(topic)
+            if not partitions:
                 continue
-            try:
-                await handler(envelope)
-            except Exception:  # the handler could not even park it: read it again later
-                logger.exception("handler failed on event %s; retrying", envelope.get("id"))
-                consumer.seek(partition, record.offset)
-                return None
-            next_offset = record.offset + 1
-        return next_offset
-
-    @staticmethod
-    async def _commit(consumer: AIOKafkaConsumer, partition: TopicPartition, offset: int) -> None:
-        try:
-            await consumer.commit({partition: offset})
-        except (CommitFailedError, IllegalStateError, KafkaError) as exc:
-            # Rebalanced away: the new owner reads from the last commit; consumers dedupe.
-            logger.warning("commit of %s@%d failed: %r", partition, offset, exc)
+            found = await self._lag_admin.group_lag(group_id(group, topic), topic, partitions)
+            flow.group_seen(group_id(group, topic), lag=found.lag, committed=found.committed)

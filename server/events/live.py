@@ -1,25 +1,24 @@
-"""Live pushes: a per-user, in-process fan-out of task, project, comment and notification
-events.
+"""Live pushes: which open `GET /api/events` streams to wake, and what an event (task,
+project, comment, notification) looks like.
 
-`LiveHub` hands each open `GET /api/events` stream a bounded queue; a stream that falls
-too far behind is closed (the browser's EventSource reconnects and the page reloads its
-data) rather than letting one slow client hold memory. `live_feed` fills the hub from the
-bus with a broadcast subscription, so every replica sees the events of every replica.
+The streams read the events themselves from the outbox (server/events/replay.py), in the
+order they were published, so a stream that reconnects with `Last-Event-ID` gets exactly
+what it missed. What comes over the bus only wakes them: `live_feed` keeps a broadcast
+subscription to the task and notification topics in every process (so every replica sees
+the events of every replica) and wakes the streams of the event's user; when a broadcast
+had to start over (it may have skipped events), it wakes them all.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from server.events.bus import Envelope, EventBus
 from server.events.outbox import Topics
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,44 +28,35 @@ class LiveEvent:
     data: dict[str, Any]
 
 
-# Put in a queue to end its stream.
-CLOSED = LiveEvent(id="", name="", data={})
-
-
 class LiveHub:
-    """Fans events out to the open streams of each user, in this process."""
+    """Wakes the open streams of each user, in this process."""
 
-    def __init__(self, *, queue_size: int = 256, keepalive_seconds: float = 15.0) -> None:
-        self.queue_size = queue_size
+    def __init__(self, *, keepalive_seconds: float = 15.0) -> None:
         self.keepalive_seconds = keepalive_seconds
-        self._streams: dict[int, set[asyncio.Queue[LiveEvent]]] = {}
+        self._streams: dict[int, set[asyncio.Event]] = {}
 
     @contextlib.contextmanager
-    def subscribe(self, user_id: int) -> Iterator[asyncio.Queue[LiveEvent]]:
-        queue: asyncio.Queue[LiveEvent] = asyncio.Queue(maxsize=self.queue_size)
-        self._streams.setdefault(user_id, set()).add(queue)
+    def subscribe(self, user_id: int) -> Iterator[asyncio.Event]:
+        """An event set whenever the user may have something new; the stream clears it."""
+        woken = asyncio.Event()
+        self._streams.setdefault(user_id, set()).add(woken)
         try:
-            yield queue
+            yield woken
         finally:
             streams = self._streams.get(user_id)
             if streams is not None:
-                streams.discard(queue)
+                streams.discard(woken)
                 if not streams:
                     del self._streams[user_id]
 
-    def publish(self, user_id: int, event: LiveEvent) -> None:
-        for queue in list(self._streams.get(user_id, ())):
-            try:
-                queue.put_nowait(event)
-            except asyncio.QueueFull:
-                logger.warning("closing a live stream of user %d that fell behind", user_id)
-                self._streams[user_id].discard(queue)
-                while not queue.empty():
-                    queue.get_nowait()
-                queue.put_nowait(CLOSED)
+    def wake(self, user_id: int) -> None:
+        for woken in self._streams.get(user_id, ()):
+            woken.set()
 
-    def stream_count(self, user_id: int) -> int:
-        return len(self._streams.get(user_id, ()))
+    def wake_all(self) -> None:
+        for streams in self._streams.values():
+            for woken in streams:
+                woken.set()
 
 
 def to_live_event(envelope: Envelope) -> LiveEvent | None:
@@ -86,14 +76,15 @@ def to_live_event(envelope: Envelope) -> LiveEvent | None:
 
 @contextlib.asynccontextmanager
 async def live_feed(bus: EventBus, topics: Topics, hub: LiveHub) -> AsyncIterator[None]:
-    """Feed `hub` from the bus while open (every process, workers or not)."""
+    """Wake `hub`'s streams from the bus while open (every process, workers or not)."""
 
     async def push(envelope: Envelope) -> None:
-        event = to_live_event(envelope)
-        if event is not None:
-            hub.publish(int(envelope["userid"]), event)
+        if to_live_event(envelope) is not None:
+            hub.wake(int(envelope["userid"]))
 
     async with contextlib.AsyncExitStack() as stack:
         for topic in (topics.task_events, topics.notifications):
-            await stack.enter_async_context(bus.subscribe(topic=topic, group=None, handler=push))
+            await stack.enter_async_context(
+                bus.subscribe(topic=topic, group=None, handler=push, on_gap=hub.wake_all)
+            )
         yield

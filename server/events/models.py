@@ -12,10 +12,20 @@ from server.db import UTCDateTime, utcnow
 
 
 class OutboxEvent(SQLModel, table=True):
-    """An event written in the same transaction as the change it describes."""
+    """An event written in the same transaction as the change it describes.
+
+    `sent_batch` numbers the relay's sends in the order they commit (the rows sent together
+    share one): `(sent_batch, id)` is an order in which every reader sees a prefix of the
+    sent events, never a gap that fills in later, which an id alone is not (ids are taken
+    before commit, so they can commit out of order). Live streams read a user's events in
+    that order. A row sent again keeps its first number.
+    """
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_pending", "published_at", "id"),)
+    __table_args__ = (
+        Index("ix_outbox_pending", "published_at", "id"),
+        Index("ix_outbox_user_sent", "key", "sent_batch", "id"),
+    )
 
     id: int | None = Field(
         default=None,
@@ -27,6 +37,16 @@ class OutboxEvent(SQLModel, table=True):
     envelope: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     published_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    sent_batch: int | None = Field(default=None, sa_type=BigInteger)
+
+
+class OutboxSequence(SQLModel, table=True):
+    """One row: the last `sent_batch` given out. Updating it serializes the numbering."""
+
+    __tablename__ = "outbox_sequence"
+
+    id: int = Field(default=1, primary_key=True)
+    last_batch: int = Field(default=0, sa_type=BigInteger)
 
 
 class ProcessedEvent(SQLModel, table=True):

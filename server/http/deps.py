@@ -11,6 +11,7 @@ from agent.breaker import CircuitBreaker
 from server.conversations.chat import Chat
 from server.errors import Unauthorized
 from server.events.bus import EventBus
+from server.events.flow import EventFlow
 from server.events.live import LiveHub
 from server.http.throttle import FeedThrottle, Throttle
 from server.services import Services
@@ -24,6 +25,7 @@ class AppState(TypedDict):
     services: Services
     bus: EventBus
     live: LiveHub
+    flow: EventFlow
     chat: Chat
     feed_throttle: FeedThrottle
     chat_turns: Throttle
@@ -43,6 +45,10 @@ async def get_live(request: Request) -> LiveHub:
     return request.state.live
 
 
+async def get_flow(request: Request) -> EventFlow:
+    return request.state.flow
+
+
 async def get_chat(request: Request) -> Chat:
     return request.state.chat
 
@@ -58,6 +64,7 @@ async def get_breakers(request: Request) -> dict[str, CircuitBreaker]:
 ServicesDep = Annotated[Services, Depends(get_services)]
 BusDep = Annotated[EventBus, Depends(get_bus)]
 LiveDep = Annotated[LiveHub, Depends(get_live)]
+FlowDep = Annotated[EventFlow, Depends(get_flow)]
 ChatDep = Annotated[Chat, Depends(get_chat)]
 FeedThrottleDep = Annotated[FeedThrottle, Depends(get_feed_throttle)]
 BreakersDep = Annotated[dict[str, CircuitBreaker], Depends(get_breakers)]

@@ -6,9 +6,11 @@
 A failure is recorded, never raised, so it cannot hold up other notifications.
 
 The claim is the email consumer's processed-event row for the `notification.created`
-event, written before sending: a second consumer given the same event finds it and stays
-away. A claim older than the longest possible send whose notification is still unsent was
-left by a crash, and the next delivery of the event takes it over.
+event, written before sending (with the time on the notification): a second consumer given
+the same event finds it and stays away. A claim older than the longest possible send whose
+notification is still unsent was left by a crash: the next delivery of the event takes it
+over, and so does `resume_abandoned`, which the workers run every half minute (the event
+itself may never come again: the consumer that read it after the crash stayed away).
 """
 
 from __future__ import annotations
@@ -142,8 +144,33 @@ class EmailNotifier:
     async def handle(self, envelope: dict[str, Any]) -> None:
         notification_id = int(envelope["data"]["notification"]["id"])
         job = await self._claim(notification_id, envelope["id"])
-        if job is None:
-            return
+        if job is not None:
+            await self._send(job)
+
+    async def resume_abandoned(self) -> int:
+        """Send the emails whose sender stopped half way (a claim older than the longest
+        send); returns how many."""
+        cutoff = utcnow() - self.sender.longest_send
+        stmt = (
+            select(Notification.id)
+            .where(Notification.email_status == "sending", Notification.email_claimed_at < cutoff)
+            .order_by(Notification.email_claimed_at)
+            .limit(100)
+        )
+        async with self.db.session() as session:
+            abandoned = list(await session.scalars(stmt))
+        resumed = 0
+        for notification_id in abandoned:
+            job = await self._claim(notification_id, None)
+            if job is not None:
+                await self._send(job)
+                resumed += 1
+        if resumed:
+            logger.warning("sent %d emails a stopped worker had left half sent", resumed)
+        return resumed
+
+    async def _send(self, job: _Job) -> None:
+        notification_id = job.notification_id
         try:
             attempts = await self.sender.send(
                 to=job.to, subject=job.subject, body=job.body, message_id=job.message_id
@@ -155,31 +182,42 @@ class EmailNotifier:
             logger.info("emailed notification %d", notification_id)
             await self._record(notification_id, "sent", attempts, None)
 
-    async def _claim(self, notification_id: int, event_id: str) -> _Job | None:
+    async def _claim(self, notification_id: int, event_id: str | None) -> _Job | None:
+        """Claim the notification's email for the event `event_id`, or (None) take over an
+        abandoned claim; None when someone else has it or it needs no email."""
         stmt = self.db.for_update(select(Notification).where(Notification.id == notification_id))
         async with self.db.transaction() as session:
             notification = await session.scalar(stmt)
             if notification is None or notification.email_status not in ("pending", "sending"):
                 return None
             now = utcnow()
-            claim = await session.get(ProcessedEvent, (CONSUMER, event_id))
-            if claim is None:
-                session.add(ProcessedEvent(consumer=CONSUMER, event_id=event_id, processed_at=now))
-            elif claim.processed_at > now - self.sender.longest_send:
-                return None  # another consumer is sending it
+            stale = now - self.sender.longest_send
+            if event_id is None:
+                claimed = notification.email_claimed_at
+                if notification.email_status != "sending" or claimed is None or claimed > stale:
+                    return None
             else:
-                claim.processed_at = now  # left by a crash mid-send: take it over
+                claim = await session.get(ProcessedEvent, (CONSUMER, event_id))
+                if claim is None:
+                    session.add(ProcessedEvent(consumer=CONSUMER, event_id=event_id))
+                elif claim.processed_at > stale:
+                    return None  # another consumer is sending it
+                else:
+                    claim.processed_at = now  # left by a crash mid-send: take it over
             user = await session.get(User, notification.user_id)
             if user is None or not user.email:
                 notification.email_status = "none"
                 return None
             notification.email_status = "sending"
+            notification.email_claimed_at = now
             return _Job(
                 notification_id=notification_id,
                 to=user.email,
                 subject=notification.title,
                 body=f"{notification.body}\n\n-- todo-agent",
-                message_id=f"<notification-{notification_id}.{event_id}@todo-agent>",
+                # The same for every attempt at this notification (a takeover included).
+                message_id=f"<notification-{notification_id}.{notification.source_event_id}"
+                "@todo-agent>",
             )
 
     async def _record(

@@ -13,7 +13,11 @@ from server.db import UTCDateTime, utcnow
 
 class Notification(SQLModel, table=True):
     __tablename__ = "notifications"
-    __table_args__ = (Index("ix_notifications_user_read", "user_id", "read_at", "id"),)
+    __table_args__ = (
+        Index("ix_notifications_user_read", "user_id", "read_at", "id"),
+        # The emails a stopped worker left half sent are found by their claim's age.
+        Index("ix_notifications_email_claim", "email_status", "email_claimed_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="users.id")
@@ -28,6 +32,7 @@ class Notification(SQLModel, table=True):
     email_status: str = Field(default="none", max_length=16)  # none | pending | sent | failed
     email_attempts: int = 0
     email_error: str | None = Field(default=None, max_length=1000)
+    email_claimed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class NotificationPublic(BaseModel):

@@ -20,7 +20,7 @@ from typing import Any
 
 from server.events.bus import EventBus
 from server.events.consumer import Delivery
-from server.notifications.email import EmailSender
+from server.notifications.email import EmailNotifier, EmailSender
 from server.services import Services
 from server.workers.consumers import build_consumers
 from server.workers.metrics import worker_metrics
@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 # Expired OAuth codes and tokens are deleted this often (server.oauth.grants.Grants.prune).
 OAUTH_CLEANUP_SECONDS = 3600.0
+# How often emails a stopped worker left half sent are looked for.
+EMAIL_RESUME_SECONDS = 30.0
 
 
 @contextlib.asynccontextmanager
@@ -91,6 +93,11 @@ async def run_workers(
         await stack.enter_async_context(background("event retention", retention.run()))
         oauth_cleanup = every(OAUTH_CLEANUP_SECONDS, services.oauth.grants.prune, "OAuth cleanup")
         await stack.enter_async_context(background("OAuth cleanup", oauth_cleanup))
+        sender = email or EmailSender.from_settings(settings)
+        if sender is not None:
+            notifier = EmailNotifier(db=services.db, sender=sender)
+            resume = every(EMAIL_RESUME_SECONDS, notifier.resume_abandoned, "email recovery")
+            await stack.enter_async_context(background("email recovery", resume))
         logger.info(
             "workers running: consumers, outbox relay, deadline scheduler, event retention, "
             "OAuth cleanup"

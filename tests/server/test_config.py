@@ -30,6 +30,8 @@ def test_defaults_are_the_documented_ones():
     assert settings.auth_jwt_secret is None
     assert settings.public_url is None and settings.public_origin == "http://127.0.0.1:8000"
     assert settings.oauth_access_token_minutes == 60
+    assert (settings.kafka_stall_seconds, settings.kafka_outage_log_seconds) == (20, 60)
+    assert settings.event_stall_seconds == 60
 
 
 def test_environment_and_dotenv_are_read(tmp_path, monkeypatch):
@@ -75,6 +77,9 @@ def test_environment_and_dotenv_are_read(tmp_path, monkeypatch):
         ("MCP_ALLOWED_ORIGINS", "https://claude.ai/mcp"),
         ("ACTIVITY_RETENTION_DAYS", "0"),
         ("ACTIVITY_RETENTION_DAYS", "a quarter"),
+        ("EVENT_STALL_SECONDS", "0"),
+        ("KAFKA_STALL_SECONDS", "soon"),
+        ("KAFKA_OUTAGE_LOG_SECONDS", "-1"),
     ],
 )
 def test_bad_value_raises_a_config_error_naming_the_variable(monkeypatch, variable, value):

@@ -251,3 +251,30 @@ async def test_a_database_from_before_projects_upgrades_with_an_inbox_and_workin
         ("reminder.due", "Default lead"),
         ("reminder.due", "Ten minutes ahead"),
     ]
+
+
+async def test_events_published_before_live_replay_can_still_be_resumed_from(database_url):
+    """Revision 0007 numbers what the relay sends; events published earlier count as sent
+    first, so a client holding one of their ids resumes after it."""
+    db = Database(database_url)
+    async with db.write_engine.begin() as conn:
+        await conn.run_sync(lambda sync: command.upgrade(alembic_config(sync), "0003"))
+        await _insert_first_release_rows(conn)
+        now = datetime(2026, 1, 1, tzinfo=UTC)
+        for event_id, published in (("e-published", now), ("e-pending", None)):
+            await conn.execute(
+                insert(OutboxEvent.__table__).values(
+                    event_id=event_id,
+                    topic="task-events",
+                    key="1",
+                    envelope={"id": event_id, "type": "task.updated"},
+                    created_at=now,
+                    published_at=published,
+                )
+            )
+    await db.dispose()
+    async with services_on(database_url, event_retention_hours=24 * 3650) as services:
+        position = await services.live_log.position_of(1, "e-published")
+        after, waiting = await services.live_log.after(1, position)
+    assert position is not None and position.batch == 0
+    assert (after, waiting) == ([], True)  # the pending one comes once the relay sends it

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 
+from server.app import create_app
 from server.config import Settings
 from server.db import utcnow
 from server.events.bus import Envelope
@@ -20,6 +21,7 @@ from server.services import Services
 from server.tasks.models import TaskCreate, TaskPublic
 from server.users.models import User
 from server.workers.scheduler import DeadlineScheduler
+from testkit.servers import serve_app
 
 T = TypeVar("T")
 
@@ -74,3 +76,13 @@ async def started(settings: Settings, **options: Any) -> AsyncIterator[Runtime]:
     """A runtime on `settings` with the workers running, as `todo-agent worker` runs them."""
     async with open_runtime(settings, workers=True, **options) as runtime:
         yield runtime
+
+
+@asynccontextmanager
+async def running_app(
+    settings: Settings, *, workers: bool = True
+) -> AsyncIterator[tuple[Runtime, str]]:
+    """`todo-agent serve` on `settings`, over real HTTP; yields its runtime and address."""
+    async with open_runtime(settings, workers=workers) as runtime:
+        async with serve_app(create_app(runtime)) as base_url:
+            yield runtime, base_url

@@ -13,6 +13,7 @@ from mcp_types import Tool
 from mcp_tools.server import create_mcp_server
 from server.app import create_app
 from server.events.bus import InProcessBus
+from server.events.flow import EventFlow
 from server.events.live import LiveHub
 from server.runtime import Runtime
 from server.services import build_services
@@ -62,6 +63,7 @@ def unopened_runtime() -> Runtime:
         services=services,
         bus=InProcessBus(),
         live=LiveHub(),
+        flow=EventFlow(stall_seconds=settings.event_stall_seconds),
         mcp=create_mcp_server(services),
     )
 

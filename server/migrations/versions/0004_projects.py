@@ -10,7 +10,7 @@ The alert keys are per stage and fire time ("reminder:<id>", "due", "overdue").
 and, on SQLite, runs with foreign keys off (the tables are rebuilt) and checked at the end.
 
 Revision ID: 0004
-Revises: 0003
+Revises: 0007
 Create Date: 2026-12-10
 """
 
@@ -23,7 +23,7 @@ from alembic import context, op
 from server.db import UTCDateTime
 
 revision = "0004"
-down_revision = "0003"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

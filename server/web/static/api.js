@@ -81,12 +81,14 @@ export function query(params) {
 /**
  * Parse a text/event-stream body into {event, data} objects (data JSON-decoded when it is JSON).
  * Follows the SSE framing rules: any line ending, comments, multi-line data, blank-line dispatch.
+ * `cursor.lastEventId` follows the `id:` fields, as EventSource's lastEventId does.
  */
-export async function* readEvents(body) {
+export async function* readEvents(body, cursor = {}) {
   const reader = body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = "";
   let eventName = "";
   let dataLines = [];
+  let idBuffer = cursor.lastEventId || "";
   try {
     for (;;) {
       const { value, done } = await reader.read();
@@ -98,6 +100,7 @@ export async function* readEvents(body) {
         const line = buffer.slice(0, match.index);
         buffer = buffer.slice(match.index + match[0].length);
         if (line === "") {
+          cursor.lastEventId = idBuffer; // only a whole event moves it
           if (dataLines.length) {
             const raw = dataLines.join("\n");
             let data = raw;
@@ -119,6 +122,7 @@ export async function* readEvents(body) {
         if (fieldValue.startsWith(" ")) fieldValue = fieldValue.slice(1);
         if (field === "event") eventName = fieldValue;
         else if (field === "data") dataLines.push(fieldValue);
+        else if (field === "id" && !fieldValue.includes("\0")) idBuffer = fieldValue;
       }
     }
   } finally {
@@ -146,16 +150,22 @@ export async function* postStream(path, body, signal) {
 
 /**
  * Keep a connection to GET /api/events open for as long as `signal` is not aborted,
- * reconnecting with backoff. `onOpen` runs after every (re)connect so callers can resync
- * whatever changed while the stream was down.
+ * reconnecting with backoff and `Last-Event-ID`, so the server replays what was missed.
+ * `onOpen({ resumed })` runs after every (re)connect; `resumed` is false when there was no
+ * event id to resume from, and callers must then reload whatever changed meanwhile (as on
+ * a `reset` event).
  */
 export async function followEvents({ signal, onEvent, onOpen, onState }) {
   let delay = 1000;
+  const cursor = { lastEventId: "" };
   while (!signal.aborted) {
     onState("connecting");
     try {
+      const resumeFrom = cursor.lastEventId;
+      const extra = { Accept: "text/event-stream" };
+      if (resumeFrom) extra["Last-Event-ID"] = resumeFrom;
       const response = await fetch("/api/events", {
-        headers: headers({ Accept: "text/event-stream" }),
+        headers: headers(extra),
         signal,
         cache: "no-store",
       });
@@ -166,8 +176,8 @@ export async function followEvents({ signal, onEvent, onOpen, onState }) {
       if (!response.ok) throw await errorFrom(response);
       onState("live");
       delay = 1000;
-      onOpen();
-      for await (const item of readEvents(response.body)) onEvent(item);
+      onOpen({ resumed: Boolean(resumeFrom) });
+      for await (const item of readEvents(response.body, cursor)) onEvent(item);
     } catch (error) {
       if (signal.aborted) return;
       console.warn("Live updates interrupted:", error.message || error);

@@ -114,17 +114,18 @@ function startSession(me) {
 
 function followLiveEvents(signal) {
   let opened = 0;
+  const reload = () => {
+    loadProjects();
+    reloadTasks();
+    scheduleNextReload();
+    loadNotifications();
+  };
   api.followEvents({
     signal,
     onState: setLiveState,
-    onOpen: () => {
-      // After a reconnect, catch up on whatever changed while the stream was down.
-      if (opened++ > 0) {
-        loadProjects();
-        reloadTasks();
-        scheduleNextReload();
-        loadNotifications();
-      }
+    onOpen: ({ resumed }) => {
+      // A reconnect with an event id gets what it missed replayed; without one, reload.
+      if (opened++ > 0 && !resumed) reload();
     },
     onEvent: ({ event, data }) => {
       if (event === "task") {
@@ -138,6 +139,8 @@ function followLiveEvents(signal) {
         onCommentEvent(data);
       } else if (event === "notification") {
         onNotificationEvent(data);
+      } else if (event === "reset") {
+        reload(); // the server no longer has what we missed
       }
     },
   });

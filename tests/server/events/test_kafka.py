@@ -13,7 +13,8 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import IllegalStateError, UnsupportedVersionError
 
-from server.events.kafka import TOPIC_PARTITIONS, KafkaBus
+from server.events.kafka import KafkaBus
+from server.events.kafka_topics import TOPIC_PARTITIONS
 from server.events.outbox import Topics
 from server.notifications.models import Notification
 from server.tasks.models import TaskAlert
@@ -132,7 +133,7 @@ async def test_the_bus_creates_its_topics_when_it_starts(kafka, caplog):
     settings = make_settings(**kafka.settings())
     topics = Topics.from_settings(settings)
 
-    with caplog.at_level(logging.INFO, logger="server.events.kafka"):
+    with caplog.at_level(logging.INFO, logger="server.events"):
         async with KafkaBus(settings=settings, topics=topics):
             found = await partitions_by_topic(kafka)
         created = topic_logs(caplog)
@@ -157,7 +158,7 @@ async def test_a_broker_refusing_to_create_topics_leaves_it_to_auto_creation(
     settings = make_settings(**kafka.settings())
     topics = Topics.from_settings(settings)
 
-    with caplog.at_level(logging.WARNING, logger="server.events.kafka"):
+    with caplog.at_level(logging.WARNING, logger="server.events"):
         async with KafkaBus(settings=settings, topics=topics) as bus:
             await bus.publish(topic=topics.reminders, key="1", envelope={"id": "e1"})
 
@@ -191,7 +192,7 @@ async def test_a_consumer_that_fails_is_replaced_and_consumption_goes_on(
 
     settings = make_settings(**kafka.settings())
     topics = Topics.from_settings(settings)
-    with caplog.at_level(logging.ERROR, logger="server.events.kafka"):
+    with caplog.at_level(logging.ERROR, logger="server.events"):
         async with (
             KafkaBus(settings=settings, topics=topics) as bus,
             bus.subscribe(topic=topics.reminders, group="test", handler=fails_once),

@@ -4,27 +4,16 @@ live over SSE."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 from datetime import timedelta
 
 import httpx
 
-from server.app import create_app
 from server.db import utcnow
-from server.runtime import open_runtime
 from server.tasks.models import TaskCreate
-from testkit.servers import serve_app
 from tests.conftest import make_account, make_settings
+from tests.utils.events import running_app
 from tests.utils.sse import live_events
-
-
-@contextlib.asynccontextmanager
-async def running_app(settings, *, workers: bool = True):
-    """`todo-agent serve` on `settings`, over real HTTP; yields its runtime and address."""
-    async with open_runtime(settings, workers=workers) as runtime:
-        async with serve_app(create_app(runtime)) as base_url:
-            yield runtime, base_url
 
 
 async def test_task_changes_and_due_notifications_are_pushed_live(settings):

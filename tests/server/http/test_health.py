@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from server.app import create_app
+from server.runtime import open_runtime
+from server.workers.relay import OutboxRelay
+from tests.conftest import make_account, make_settings
+from tests.utils.app import http_client
+from tests.utils.events import eventually
 from tests.utils.factories import post_task
 
 
@@ -28,9 +34,37 @@ async def test_ready_when_the_database_and_the_bus_answer(client):
     assert response.status_code == 200
     assert response.json() == {
         "status": "ok",
-        "checks": {"database": "ok", "bus": "ok"},
+        "checks": {"database": "ok", "bus": "ok", "events": "ok"},
         "circuit_breakers": {},  # no provider and no AGENT_MCP_URL configured
     }
+
+
+async def test_not_ready_while_events_wait_in_the_outbox_longer_than_event_stall_seconds(
+    sqlite_url,
+):
+    settings = make_settings(database_url=sqlite_url, event_stall_seconds=1)
+    async with (
+        open_runtime(settings) as runtime,  # no workers: no relay, events wait
+        http_client(create_app(runtime)) as client,
+    ):
+        alice = await make_account(runtime.services, "alice")
+        await post_task(client, alice.headers, title="Pay rent")
+
+        stuck = await eventually(lambda: readiness(client, 503))
+        backlog = samples((await client.get("/metrics")).text)
+        await OutboxRelay(db=runtime.services.db, bus=runtime.bus).relay_pending()
+        flowing = await eventually(lambda: readiness(client, 200))
+
+    assert stuck["status"] == "unavailable"
+    assert stuck["checks"]["events"].startswith("stalled: events waiting in the outbox: 1")
+    assert backlog[("outbox_pending_events", frozenset())] == 1
+    assert backlog[("outbox_oldest_pending_age_seconds", frozenset())] > 1
+    assert flowing["checks"] == {"database": "ok", "bus": "ok", "events": "ok"}
+
+
+async def readiness(client, status: int) -> dict | None:
+    response = await client.get("/health/ready")
+    return response.json() if response.status_code == status else None
 
 
 async def test_metrics_count_requests_by_route_and_created_tasks(client, alice):

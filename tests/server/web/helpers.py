@@ -191,3 +191,51 @@ async def open_page(
         await context.close()
     assert problems.errors == [], "the page raised uncaught errors"
     assert problems.foreign_requests == [], "the page loaded something from outside the server"
+
+
+class DroppingProxy:
+    """A TCP proxy in front of the server whose connections the test can cut, as a flaky
+    network would (the browser's own offline mode leaves open streams alone)."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = free_port()
+        self._pipes: set[asyncio.StreamWriter] = set()
+        self._server: asyncio.Server | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def __aenter__(self) -> DroppingProxy:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.drop()
+        assert self._server is not None
+        self._server.close()
+        await self._server.wait_closed()
+
+    def drop(self) -> None:
+        """Cut every connection open now."""
+        for writer in list(self._pipes):
+            writer.transport.abort()
+        self._pipes.clear()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        self._pipes.update((writer, up_writer))
+        await asyncio.gather(
+            _pipe(reader, up_writer), _pipe(up_reader, writer), return_exceptions=True
+        )
+        self._pipes.difference_update((writer, up_writer))
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    finally:
+        writer.close()

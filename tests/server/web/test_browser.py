@@ -10,7 +10,7 @@ import httpx
 from playwright.async_api import Page, expect
 
 from testkit.fake_llm import Reply, ToolCall
-from tests.server.web.helpers import open_page
+from tests.server.web.helpers import DroppingProxy, open_page
 
 # Upper bounds for things that happen in the background (the scheduler ticks every 0.2 s):
 # generous, so a slow machine waits longer instead of failing.
@@ -211,3 +211,36 @@ async def test_the_calendar_address_is_shown_and_a_new_one_ends_the_old(page, se
         assert (await http.get(old)).status_code == 404
         feed = await http.get(new)
     assert feed.status_code == 200 and "SUMMARY:Dentist" in feed.text
+
+
+async def test_a_page_whose_live_stream_dropped_resumes_it_and_shows_what_it_missed(
+    browser, server
+):
+    """The page reconnects with Last-Event-ID: what happened meanwhile is replayed to it
+    (it does not reload its lists for that)."""
+    resumed_from: list[str] = []
+
+    def note(request) -> None:
+        if "/api/events" in request.url:
+            resumed_from.append(request.headers.get("last-event-id", ""))
+
+    async with (
+        DroppingProxy(int(server.base_url.rsplit(":", 1)[1])) as proxy,
+        open_page(browser, proxy.base_url) as page,
+        httpx.AsyncClient(base_url=server.base_url, headers=server.headers) as api,
+    ):
+        page.on("request", note)
+        await page.goto(server.signin_url.replace(server.base_url, proxy.base_url))
+        live = page.locator("#live-status")
+        await expect(live).to_have_attribute("data-state", "live", timeout=LIVE_WAIT_MS)
+        await api.post("/api/tasks", json={"title": "Seen live"})
+        await expect(page.locator("#task-list")).to_contain_text("Seen live")
+
+        proxy.drop()
+        await api.post("/api/tasks", json={"title": "Added while away"})
+
+        await expect(page.locator("#task-list")).to_contain_text(
+            "Added while away", timeout=LIVE_WAIT_MS
+        )
+    assert len(resumed_from) >= 2
+    assert resumed_from[0] == "" and resumed_from[-1] != ""

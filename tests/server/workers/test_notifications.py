@@ -5,15 +5,20 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+from sqlalchemy import update
+
 from server.backoff import Backoff
 from server.db import utcnow
-from server.notifications.email import EmailFailed, EmailSender
+from server.events.live import to_live_event
+from server.events.replay import START
+from server.notifications.email import EmailFailed, EmailNotifier, EmailSender
 from server.notifications.models import Notification
 from server.tasks.models import TaskUpdate
 from server.workers.runner import run_workers
 from server.workers.scheduler import DeadlineScheduler
 from tests.conftest import make_settings
 from tests.utils.events import count, eventually, outbox_drained, rows, started, task_due_in
+from tests.utils.factories import make_notification
 
 
 def smtp_settings(database_url, smtp, **extra):
@@ -165,12 +170,19 @@ async def test_an_email_being_retried_holds_up_no_other_notification(sqlite_url,
         await task_due_in(services, ann, -5)
         await eventually(lambda: _email_status(services, ann, "sending"))
 
-        with runtime.live.subscribe(bo.id) as live:
+        with runtime.live.subscribe(bo.id) as woken:
             await task_due_in(services, bo, -5)
-            pushed = [await asyncio.wait_for(live.get(), 10) for _ in range(2)]
+            await asyncio.wait_for(woken.wait(), 10)
+            pushed = await eventually(lambda: _live_events(services, bo, 2))
 
         assert [event.name for event in pushed] == ["task", "notification"]
         assert await _email_status(services, ann, "sending")
+
+
+async def _live_events(services, user, expected: int) -> list:
+    found, _ = await services.live_log.after(user.id, START)
+    events = [to_live_event(logged.envelope) for logged in found]
+    return events if len(events) >= expected else []
 
 
 async def _email_status(services, user, status: str) -> bool:
@@ -190,3 +202,28 @@ async def test_a_message_that_cannot_be_built_fails_at_once_without_retrying(smt
     else:
         raise AssertionError("a header with a line break was sent")
     assert smtp.inbox.messages == []
+
+
+async def test_an_email_a_stopped_worker_left_half_sent_is_sent_once_later(services, smtp):
+    """A worker killed while sending leaves its claim: the event is not delivered again (the
+    next consumer saw the claim and moved on), so the workers look for such claims."""
+    ann = await services.users.create_user(name="ann", email="ann@example.com")
+    abandoned = await make_notification(services, ann, title="Reminder: Pay rent")
+    busy = await make_notification(services, ann, title="Reminder: Call mum")
+    now = utcnow()
+    async with services.db.transaction() as session:
+        for notification, claimed in ((abandoned, now - timedelta(hours=1)), (busy, now)):
+            await session.execute(
+                update(Notification)
+                .where(Notification.id == notification.id)
+                .values(email_status="sending", email_claimed_at=claimed)
+            )
+    sender = EmailSender(host="127.0.0.1", port=smtp.port, sender="todo@test")
+    notifier = EmailNotifier(db=services.db, sender=sender)
+
+    first, second = await notifier.resume_abandoned(), await notifier.resume_abandoned()
+
+    assert (first, second) == (1, 0)
+    assert [m["Subject"] for m in smtp.inbox.to("ann@example.com")] == ["Reminder: Pay rent"]
+    statuses = {n.title: n.email_status for n in await notifications_of(services, ann)}
+    assert statuses == {"Reminder: Pay rent": "sent", "Reminder: Call mum": "sending"}
