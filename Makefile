@@ -21,8 +21,10 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 run: $(VENV)/.installed-run
 	$(BIN)/todo-agent serve
 
+# Temporary files under the checkout: pytest removes all but the last three runs' folders
+# under /tmp, which would pull a database out from under another checkout's run.
 test: $(VENV)/.installed-test
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --basetemp=$(CURDIR)/.pytest_tmp $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
@@ -31,4 +33,4 @@ bench: $(VENV)/.installed-test
 	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .pytest_tmp .ruff_cache

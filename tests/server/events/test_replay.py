@@ -26,6 +26,7 @@ async def test_a_client_that_reconnects_gets_every_missed_event_once_then_live_o
     async with running_app(bus_settings) as (runtime, base_url):
         services = runtime.services
         ann = await make_account(services, "ann")
+        await eventually(lambda: outbox_drained(services))  # her Inbox's event: before the stream
         tasks = services.tasks
         async with live_events(base_url, ann.token) as stream:
             first = await tasks.create_task(user=ann.user, data=TaskCreate(title="Seen"))
@@ -122,6 +123,7 @@ async def test_an_event_committed_after_a_later_one_still_reaches_a_reconnecting
     async with running_app(settings) as (runtime, base_url):
         services = runtime.services
         ann = await make_account(services, "ann")
+        await eventually(lambda: outbox_drained(services))  # her Inbox's event: before the stream
         async with services.db.transaction() as slow:  # takes its id first, commits last
             add_event(
                 slow,

@@ -56,8 +56,9 @@ async def test_not_ready_while_events_wait_in_the_outbox_longer_than_event_stall
         flowing = await eventually(lambda: readiness(client, 200))
 
     assert stuck["status"] == "unavailable"
-    assert stuck["checks"]["events"].startswith("stalled: events waiting in the outbox: 1")
-    assert backlog[("outbox_pending_events", frozenset())] == 1
+    # Alice's Inbox (project.created) and her task (task.created) wait.
+    assert stuck["checks"]["events"].startswith("stalled: events waiting in the outbox: 2")
+    assert backlog[("outbox_pending_events", frozenset())] == 2
     assert backlog[("outbox_oldest_pending_age_seconds", frozenset())] > 1
     assert flowing["checks"] == {"database": "ok", "bus": "ok", "events": "ok"}
 

@@ -23,8 +23,8 @@ def signed(claims: dict, secret: str = SECRET, algorithm: str = "HS256") -> str:
 
 
 def fresh(claims: dict, **kwargs) -> str:
-    """A JWT that expires in an hour (a valid one, unless the other claims spoil it)."""
-    return signed({"exp": int(time.time()) + 3600, **claims}, **kwargs)
+    """A JWT that expires in two days (a valid one, unless the other claims spoil it)."""
+    return signed({"exp": int(time.time()) + 2 * 86400, **claims}, **kwargs)
 
 
 NOW = int(time.time())
@@ -47,10 +47,10 @@ def assert_unauthorized(response) -> None:
         pytest.param("Bearer " + signed({"sub": "mallory", "exp": 1}), id="expired JWT"),
         pytest.param("Bearer " + signed({"sub": "mallory"}), id="JWT without exp"),
         pytest.param(
-            "Bearer " + fresh({"sub": "mallory", "nbf": NOW + 600}), id="JWT not valid yet (nbf)"
+            "Bearer " + fresh({"sub": "mallory", "nbf": NOW + 86400}), id="JWT not valid yet (nbf)"
         ),
         pytest.param(
-            "Bearer " + fresh({"sub": "mallory", "iat": NOW + 600}), id="JWT issued later (iat)"
+            "Bearer " + fresh({"sub": "mallory", "iat": NOW + 86400}), id="JWT issued later (iat)"
         ),
         pytest.param(
             "Bearer " + fresh({"sub": "mallory", "iat": "today"}), id="JWT iat not a time"

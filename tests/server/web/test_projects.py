@@ -41,9 +41,7 @@ async def test_a_project_created_in_chat_appears_in_the_panel(page, server, fake
     messages = page.get_by_role("log", name="Messages")
     await expect(messages).to_contain_text("Created the project Holidays.")
     # The panel learns it from GET /api/events, without a reload.
-    await expect(project_button(projects, "Holidays")).to_be_visible(
-        timeout=LIVE_WAIT_MS
-    )
+    await expect(project_button(projects, "Holidays")).to_be_visible(timeout=LIVE_WAIT_MS)
 
 
 async def test_completing_a_parent_ticks_its_subtasks(page, server):

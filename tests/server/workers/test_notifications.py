@@ -173,9 +173,10 @@ async def test_an_email_being_retried_holds_up_no_other_notification(sqlite_url,
         with runtime.live.subscribe(bo.id) as woken:
             await task_due_in(services, bo, -5)
             await asyncio.wait_for(woken.wait(), 10)
-            pushed = await eventually(lambda: _live_events(services, bo, 2))
+            pushed = await eventually(lambda: _live_events(services, bo, 3))
 
-        assert [event.name for event in pushed] == ["task", "notification"]
+        # His Inbox (made with him), his task and its notification.
+        assert [event.name for event in pushed] == ["project", "task", "notification"]
         assert await _email_status(services, ann, "sending")
 
 
