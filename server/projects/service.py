@@ -91,11 +91,14 @@ def emit(
     topics: Topics,
     event_type: str,
     *,
-    user_id: int,
+    project: Project,
     public: ProjectPublic,
-    changes: dict[str, list[Any]],
+    before: dict[str, Any] | None,
 ) -> None:
-    """A project change's event and activity entry, in `session`'s transaction."""
+    """A project change's event and activity entry (`before`: its `tracked` fields before
+    the change, None for a new one), in `session`'s transaction."""
+    user_id = project.user_id
+    changes = diff(before, tracked(project))
     add_event(
         session,
         topic=topics.task_events,
@@ -113,15 +116,7 @@ async def add_inbox(session: AsyncSession, *, user_id: int, topics: Topics) -> P
     inbox = Project(user_id=user_id, name=INBOX, inbox=True, created_at=now, updated_at=now)
     session.add(inbox)
     await session.flush()
-    changes = diff(None, tracked(inbox))
-    emit(
-        session,
-        topics,
-        "project.created",
-        user_id=user_id,
-        public=to_public(inbox, 0),
-        changes=changes,
-    )
+    emit(session, topics, "project.created", public=to_public(inbox, 0), before=None, project=inbox)
     return inbox
 
 
@@ -152,14 +147,13 @@ class ProjectService:
             await work.session.flush()
             work.projects.add(project)
             public = to_public(project, 0)
-            changes = diff(None, tracked(project))
             emit(
                 work.session,
                 self.topics,
                 "project.created",
-                user_id=user.id,
                 public=public,
-                changes=changes,
+                before=None,
+                project=project,
             )
         return public
 
@@ -191,18 +185,7 @@ class ProjectService:
                 project.archived = data.archived
                 await self._rearm(work, project)
             project.updated_at = utcnow()
-            await work.session.flush()
-            public = await self._public(work.session, project)
-            changes = diff(before, tracked(project))
-            emit(
-                work.session,
-                self.topics,
-                "project.updated",
-                user_id=user.id,
-                public=public,
-                changes=changes,
-            )
-        return public
+            return await self._changed(work, project, before, "project.updated")
 
     async def delete_project(self, *, user: User, ref: int | str) -> ProjectChange:
         """Soft-delete a project and its tasks; `restore_project` brings them back."""
@@ -215,17 +198,7 @@ class ProjectService:
             for task in tasks:
                 await work.delete(task, by=f"project:{project.id}")
             project.deleted_at = project.updated_at = utcnow()
-            await work.session.flush()
-            public = await self._public(work.session, project)
-            changes = diff(before, tracked(project))
-            emit(
-                work.session,
-                self.topics,
-                "project.deleted",
-                user_id=user.id,
-                public=public,
-                changes=changes,
-            )
+            public = await self._changed(work, project, before, "project.deleted")
         return ProjectChange(project=public, task_ids=sorted(t.id for t in tasks))
 
     async def restore_project(self, *, user: User, ref: int | str) -> ProjectChange:
@@ -247,17 +220,7 @@ class ProjectService:
             tasks = [task for task in deleted if task.deleted_with == marker]
             for task in tasks:
                 await work.restore(task, by=marker)
-            await work.session.flush()
-            public = await self._public(work.session, project)
-            changes = diff(before, tracked(project))
-            emit(
-                work.session,
-                self.topics,
-                "project.restored",
-                user_id=user.id,
-                public=public,
-                changes=changes,
-            )
+            public = await self._changed(work, project, before, "project.restored")
         return ProjectChange(project=public, task_ids=sorted(t.id for t in tasks))
 
     # -- reads ----------------------------------------------------------------
@@ -285,6 +248,15 @@ class ProjectService:
         return dict(rows)
 
     # -- helpers --------------------------------------------------------------
+
+    async def _changed(
+        self, work: TaskWork, project: Project, before: dict[str, Any], event_type: str
+    ) -> ProjectPublic:
+        """Flush a changed project and write its event and activity; its public form."""
+        await work.session.flush()
+        public = await self._public(work.session, project)
+        emit(work.session, self.topics, event_type, project=project, public=public, before=before)
+        return public
 
     @staticmethod
     async def _check_free(lookup: ProjectLookup, name: str, *, besides: int | None = None) -> None:
