@@ -9,11 +9,12 @@ error) and never mistake another `OSError` (a file name too long, say) for an ou
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from contextlib import asynccontextmanager, contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
@@ -48,8 +49,28 @@ SQLITE_READ_THREADS = 4
 T = TypeVar("T")
 
 
+# How far the clock of the current context is set from the real one: zero except inside
+# `clock_set_to` (the eval runs each scenario at the time it names). A context variable, so
+# it reaches the tasks and database threads of that context and nothing else.
+_clock_offset: contextvars.ContextVar[timedelta] = contextvars.ContextVar(
+    "clock_offset", default=timedelta(0)
+)
+
+
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """The current time, in UTC: what every "now" of the domain reads."""
+    return datetime.now(UTC) + _clock_offset.get()
+
+
+@contextmanager
+def clock_set_to(now: datetime) -> Iterator[None]:
+    """Inside, `utcnow()` starts at `now` (aware) and runs on from there, in this context
+    and the tasks started from it."""
+    token = _clock_offset.set(now - datetime.now(UTC))
+    try:
+        yield
+    finally:
+        _clock_offset.reset(token)
 
 
 def is_row_id(value: int) -> bool:
@@ -152,7 +173,9 @@ class _SqliteRunner:
             with engine.begin() if write else engine.connect() as conn:
                 return work(conn)
 
-        return await asyncio.get_running_loop().run_in_executor(threads, unit)
+        # In the caller's context (as `asyncio.to_thread` runs), so `utcnow()` reads its clock.
+        context = contextvars.copy_context()
+        return await asyncio.get_running_loop().run_in_executor(threads, context.run, unit)
 
     def close(self) -> None:
         self.read_threads.shutdown(wait=True)

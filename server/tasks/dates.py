@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import dateparser
 
+from server.db import utcnow
 from server.errors import ValidationFailed
 
 HINT = "use ISO 8601 such as 2026-11-23T17:00 or a phrase such as 'tomorrow 5pm' or 'next monday'"
@@ -33,7 +34,7 @@ def resolve_due(
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
-        parsed = _natural(text, tz, now or datetime.now(UTC))
+        parsed = _natural(text, tz, now or utcnow())
     if parsed is None:
         raise ValidationFailed(field, f"could not understand {text!r}; {HINT}")
     return _aware(parsed, tz, field)
