@@ -289,7 +289,9 @@ class FakeLLM:
             raise
 
     def _usage_chunk(self, completion_id: str, body: dict[str, Any], reply: Reply) -> bytes:
-        prompt = len(json.dumps(body.get("messages", []))) // 4
+        # About a token per 4 characters of what the model reads: the messages and the tools.
+        sent = json.dumps(body.get("messages", [])) + json.dumps(body.get("tools") or [])
+        prompt = len(sent) // 4
         completion = (len(reply.text) + sum(len(c.arguments_text) for c in reply.tool_calls)) // 4
         payload = {
             "id": completion_id,
