@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from server.errors import ValidationFailed
 from server.users.service import validate_timezone
 
 SHIPPED = "default.yaml"
@@ -154,7 +155,10 @@ class Scenario(Strict):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        return validate_timezone(value)
+        try:
+            return validate_timezone(value)
+        except ValidationFailed as exc:
+            raise ValueError(exc.rule) from None
 
     @property
     def steps(self) -> list[Turn]:
