@@ -22,7 +22,8 @@ assert the system prompt, the history and the tools sent.
     async with fake.serve() as base_url:  # "http://127.0.0.1:PORT/v1"
         ...  # OPENAI_BASE_URL=base_url
 
-From a shell (for benchmarks and manual runs): `python -m testkit.fake_llm --port 9999`.
+From a shell (for benchmarks and manual runs): `python -m testkit.fake_llm --port 9999`
+(`--rules FILE` answers by the rules of a YAML file, as testkit/eval_demo.yaml does).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import yaml
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -333,13 +335,37 @@ class FakeLLM:
         }
 
 
+def load_rules(fake: FakeLLM, path: str) -> None:
+    """Add the rules of a YAML file: a list of `{contains, replies}`, each reply a text or
+    `{text?, tool_calls: [{name, arguments}]}` (see testkit/eval_demo.yaml)."""
+    with open(path, encoding="utf-8") as file:
+        for rule in yaml.safe_load(file):
+            replies = [
+                reply
+                if isinstance(reply, str)
+                else Reply(
+                    text=reply.get("text", ""),
+                    tool_calls=[
+                        ToolCall(c["name"], c.get("arguments", {}))
+                        for c in reply.get("tool_calls", [])
+                    ],
+                )
+                for reply in rule["replies"]
+            ]
+            fake.rule(rule["contains"], *replies)
+
+
 def main() -> None:
-    """Serve the default echo provider (or a text reply) until interrupted."""
+    """Serve the default echo provider (or a text reply, or rules from a file) until
+    interrupted."""
     parser = argparse.ArgumentParser(description="A scripted OpenAI-compatible provider")
     parser.add_argument("--port", type=int, default=9999)
     parser.add_argument("--reply", help="always answer with this text instead of the echo")
+    parser.add_argument("--rules", metavar="FILE", help="answer by the rules of this YAML file")
     args = parser.parse_args()
     fake = FakeLLM()
+    if args.rules:
+        load_rules(fake, args.rules)
     if args.reply:
         fake.rule("", args.reply)
 

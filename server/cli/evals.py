@@ -76,7 +76,7 @@ async def _eval(args: argparse.Namespace, settings: Settings) -> int:
             for run in range(1, args.repeat + 1):
                 result = await evaluation.run(scenario)
                 runs.append((result, run))
-                line = scenario_line(run_data(result, run), args.repeat)
+                line = scenario_line(run_data(result, run), args.repeat).splitlines()[0]
                 print(f"[{len(runs)}/{total}] {line}", file=sys.stderr, flush=True)
     report = build_report(
         runs,

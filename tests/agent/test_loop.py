@@ -193,4 +193,6 @@ async def test_tool_definitions_carry_the_mcp_schema(toy_mcp):
     parameters = add["function"]["parameters"]
     assert parameters["required"] == ["a", "b"]
     assert parameters["properties"]["a"]["description"] == "first number"
+    # Without the labels pydantic makes of the names ("A", "addArguments"): size, not sense.
+    assert "title" not in parameters and "title" not in parameters["properties"]["a"]
     json.dumps(tools.definitions)  # plain JSON, ready for the provider

@@ -38,6 +38,9 @@ async def test_the_report_sums_up_runs_and_sizes_the_prompt_as_sent(run, evaluat
     assert prompt["tool_definitions_chars"] == len(tools_sent)
     assert prompt["tools"] == len(first_request.tool_names)
     assert set(prompt["tool_definition_chars"]) == set(first_request.tool_names)
+    add_task = next(t for t in first_request.body["tools"] if t["function"]["name"] == "add_task")
+    assert "title" in add_task["function"]["parameters"]["properties"]  # the task's title
+    assert "title" not in add_task["function"]["parameters"]  # no generated labels
     # Measured in this module's first scenario, the one sent in `first_request`.
     assert prompt["system_prompt_chars"] == len(first_request.system_prompt)
     estimated = prompt["estimated_tokens"]
