@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import dateparser
+from dateparser.timezone_parser import pop_tz_offset_from_string
 
 from server.db import utcnow
 from server.errors import ValidationFailed
 
 HINT = "use ISO 8601 such as 2026-11-23T17:00 or a phrase such as 'tomorrow 5pm' or 'next monday'"
+# Phrases that count elapsed time from now, rather than name a time of some day.
+ELAPSED = re.compile(r"\b(hours?|hrs?|minutes?|mins?|seconds?|secs?)\b")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 # Due times outside these bounds are typos, and near the ends of the calendar the alert
 # stages (up to a year either side) would overflow.
@@ -53,18 +57,24 @@ def _aware(value: datetime, tz: ZoneInfo, field: str) -> datetime:
 
 
 def _natural(text: str, tz: ZoneInfo, now: datetime) -> datetime | None:
-    local_now = now.astimezone(tz).replace(tzinfo=None)
-    settings = {
-        "TIMEZONE": str(tz),
-        "TO_TIMEZONE": "UTC",
-        "RETURN_AS_TIMEZONE_AWARE": True,
-        "PREFER_DATES_FROM": "future",
-        "RELATIVE_BASE": local_now,
-    }
     # dateparser does not know "next monday"; "monday" preferring the future means the same.
     lowered = text.lower()
     for day in WEEKDAYS:
         lowered = lowered.replace(f"next {day}", day).replace(f"this {day}", day)
+    settings = {
+        "TIMEZONE": str(tz),
+        "PREFER_DATES_FROM": "future",
+        "RELATIVE_BASE": now.astimezone(tz).replace(tzinfo=None),
+    }
+    if ELAPSED.search(lowered) or pop_tz_offset_from_string(lowered)[1] is not None:
+        # Elapsed time ("in 2 hours") counts from this instant; a phrase naming its zone is
+        # in that zone: both are resolved as instants.
+        settings |= {"TO_TIMEZONE": "UTC", "RETURN_AS_TIMEZONE_AWARE": True}
+    else:
+        # A wall-clock time in the user's zone, returned naive so that it gets the offset in
+        # force on its own day: dateparser keeps today's offset for "tomorrow 8am", an hour
+        # off across a clock change.
+        settings["RETURN_AS_TIMEZONE_AWARE"] = False
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
