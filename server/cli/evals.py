@@ -9,10 +9,6 @@ from pathlib import Path
 
 from server.cli.common import UsageError
 from server.config import Settings
-from server.conversations.provider import open_agent
-from server.evals.report import build_report, report_text, run_data, scenario_line
-from server.evals.runner import Evaluation, ScenarioResult
-from server.evals.scenario import ScenarioFileError, load_scenarios
 
 NO_PROVIDER = (
     "no model provider is configured: set OPENAI_BASE_URL (any OpenAI-compatible API, e.g. "
@@ -52,6 +48,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 
 async def _eval(args: argparse.Namespace, settings: Settings) -> int:
+    # Here, not at the top: every command starts faster without the agent's imports.
+    from server.conversations.provider import open_agent
+    from server.evals.report import build_report, report_text, run_data, scenario_line
+    from server.evals.runner import Evaluation, ScenarioResult
+    from server.evals.scenario import ScenarioFileError, load_scenarios
+
     if args.repeat < 1:
         raise UsageError("--repeat: must be at least 1")
     if not settings.llm_configured:
