@@ -1,9 +1,11 @@
 """The batch tools: up to 50 tasks in one call, all or nothing.
 
 Each runs in one transaction (one event per task); one bad item changes nothing, and the
-error names the item and the field (`tasks[3].due: ...`). The items are checked here rather
-than by the SDK's argument validation, so that the error says which item; their published
-schema is still the full one.
+error names the item and the field (`tasks[3].due: ...`). A client that sends a progress
+token is told as each item is done, then when all are saved; deleting more than 5 tasks
+asks the user first when the client can be asked (mcp_tools/confirm.py). The items are
+checked here rather than by the SDK's argument validation, so that the error says which
+item; their published schema is still the full one.
 """
 
 from __future__ import annotations
@@ -12,9 +14,17 @@ from typing import Annotated, Any
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.resolve import Resolve
 from mcp_types import CallToolResult
 from pydantic import Field
 
+from mcp_tools.confirm import (
+    Answer,
+    confirm_tasks_deletion,
+    confirmed,
+    declined_text,
+    progress_of,
+)
 from mcp_tools.results import (
     ADDITIVE,
     DESTRUCTIVE,
@@ -67,7 +77,9 @@ async def add_tasks(ctx: Context, tasks: NewTasks) -> Annotated[CallToolResult, 
     """Add several tasks in one go (all or none)."""
     services, user = acting(ctx)
     items = parse_each(NewTask, tasks, "tasks")
-    created = await services.tasks.create_tasks(user=user, items=items)
+    report, steps = progress_of(ctx, len(items))
+    created = await services.tasks.create_tasks(user=user, items=items, progress=report)
+    await report(steps)
     lines = task_lines(created, user.timezone, await services.projects.names(user=user))
     return result(TaskList(tasks=created), "\n".join([f"Added {len(created)} task(s)", *lines]))
 
@@ -81,7 +93,9 @@ async def update_tasks(ctx: Context, updates: Updates) -> Annotated[CallToolResu
     changes = parse_each(
         TaskChange, [{"task_id": e.task_id, **e.changes()} for e in edits], "updates"
     )
-    changed = await services.tasks.update_tasks(user=user, items=changes)
+    report, steps = progress_of(ctx, len(changes))
+    changed = await services.tasks.update_tasks(user=user, items=changes, progress=report)
+    await report(steps)
     lines = task_lines(changed, user.timezone, await services.projects.names(user=user))
     return result(TaskList(tasks=changed), "\n".join([f"Updated {len(changed)} task(s)", *lines]))
 
@@ -93,7 +107,9 @@ async def complete_tasks(
     """Complete several tasks (and their open subtasks) in one go; returns the next
     occurrences of the recurring ones."""
     services, user = acting(ctx)
-    done = await services.tasks.complete_tasks(user=user, task_ids=task_ids)
+    report, steps = progress_of(ctx, len(task_ids))
+    done = await services.tasks.complete_tasks(user=user, task_ids=task_ids, progress=report)
+    await report(steps)
     names = await services.projects.names(user=user)
     lines = task_lines(done.tasks, user.timezone, names)
     if done.next_occurrences:
@@ -102,10 +118,20 @@ async def complete_tasks(
 
 
 @translated
-async def delete_tasks(ctx: Context, task_ids: TaskIds) -> Annotated[CallToolResult, TaskList]:
-    """Delete several tasks (with their subtasks) in one go; restore_task brings each back."""
+async def delete_tasks(
+    ctx: Context,
+    task_ids: TaskIds,
+    answer: Annotated[Answer, Resolve(confirm_tasks_deletion)],
+) -> Annotated[CallToolResult, TaskList]:
+    """Delete several tasks (with their subtasks) in one go; restore_task brings each back.
+    Deleting more than 5 asks the user to confirm first, when the client can ask."""
     services, user = acting(ctx)
-    gone = await services.tasks.delete_tasks(user=user, task_ids=task_ids)
+    if not confirmed(answer):
+        what = f"{len(set(task_ids))} tasks"
+        return result(TaskList(tasks=[]), declined_text(what, answer))
+    report, steps = progress_of(ctx, len(task_ids))
+    gone = await services.tasks.delete_tasks(user=user, task_ids=task_ids, progress=report)
+    await report(steps)
     lines = task_lines(gone, user.timezone, await services.projects.names(user=user))
     return result(TaskList(tasks=gone), "\n".join([f"Deleted {len(gone)} task(s)", *lines]))
 

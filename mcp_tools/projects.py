@@ -10,9 +10,11 @@ from typing import Annotated
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.resolve import Resolve
 from mcp_types import CallToolResult
 from pydantic import Field
 
+from mcp_tools.confirm import Answer, confirm_project_deletion, confirmed, declined_text
 from mcp_tools.results import (
     ADDITIVE,
     DESTRUCTIVE,
@@ -96,10 +98,17 @@ async def update_project(
 
 @translated
 async def delete_project(
-    ctx: Context, project: ProjectRef
+    ctx: Context,
+    project: ProjectRef,
+    answer: Annotated[Answer, Resolve(confirm_project_deletion)],
 ) -> Annotated[CallToolResult, ProjectChange]:
-    """Delete a project with its tasks (restore_project brings them all back)."""
+    """Delete a project with its tasks (restore_project brings them all back). Clients that
+    can ask the user are asked to confirm first."""
     services, user = acting(ctx)
+    if not confirmed(answer):
+        kept = await services.projects.get_project(user=user, ref=project)
+        what = f"the project {kept.name!r}"
+        return result(ProjectChange(project=kept, task_ids=[]), declined_text(what, answer))
     change = await services.projects.delete_project(user=user, ref=project)
     text = (
         f"Deleted project {project_line(change.project)} with {len(change.task_ids)} task(s); "

@@ -1,5 +1,5 @@
-"""The MCP server: task, project, batch, comment, activity and notification tools, a thin
-adapter over the services.
+"""The MCP server: task, project, batch, comment, activity and notification tools, the
+resources, prompts and completions, and live push; a thin adapter over the services.
 
 The services reach the tools through the server's lifespan context (each tool reads them
 from its `Context`); who a call acts as comes from the transport (mcp_tools/identity.py).
@@ -13,9 +13,20 @@ from contextlib import asynccontextmanager
 from mcp.server import MCPServer
 from mcp.server.auth.settings import AuthSettings
 
-from mcp_tools import batch, comments, notifications, projects, review, tasks
+from mcp_tools import (
+    batch,
+    comments,
+    completions,
+    notifications,
+    projects,
+    prompts,
+    resources,
+    review,
+    tasks,
+)
 from mcp_tools.arguments import RejectUnknownArguments
 from mcp_tools.identity import BearerTokenVerifier
+from mcp_tools.push import UserSubscriptions
 from server.services import Services
 
 INSTRUCTIONS = """\
@@ -38,8 +49,11 @@ restore_task (restore_project for a deleted project).
 """
 
 
-def create_mcp_server(services: Services) -> MCPServer[Services]:
+def create_mcp_server(
+    services: Services, *, subscriptions: UserSubscriptions | None = None
+) -> MCPServer[Services]:
     """The MCP server over `services`; its tools act as the transport's authenticated user.
+    Its listen streams are kept in `subscriptions` (fed by the runtime's live feed).
 
     Over HTTP every request needs a bearer token that is valid for PUBLIC_URL/mcp; a 401
     names the resource metadata, where OAuth clients find how to sign in."""
@@ -63,8 +77,11 @@ def create_mcp_server(services: Services) -> MCPServer[Services]:
             validate_token_resource=True,
         ),
         log_level=services.settings.log_level,
+        subscriptions=subscriptions or UserSubscriptions(),
     )
-    for tools in (tasks, batch, projects, comments, review, notifications):
+    for tools in (tasks, batch, projects, comments, review, notifications, prompts):
         tools.register(mcp)
+    resources.register(mcp, services)
+    completions.register(mcp, services)
     mcp.middleware.append(RejectUnknownArguments(mcp))
     return mcp

@@ -54,14 +54,16 @@ def create_app(runtime: Runtime, *, tools: ToolConnector | None = None) -> FastA
     settings = runtime.settings
     services = runtime.services
     tools = tools or tool_connector(settings, runtime.mcp)
-    # Stateless, JSON responses: any replica answers any request, and a client keeps working
-    # across a server restart. The SDK's DNS-rebinding protection (which pins the Host header)
-    # is off: OriginGuard checks a browser's Origin instead, and every request must carry a
-    # bearer token, which a rebinding page does not have.
+    # Stateless: any replica answers any request, and a client keeps working across a server
+    # restart. A request is answered with JSON unless its handler sends something first
+    # (progress, a `subscriptions/listen` stream): then it is an SSE stream. The SDK's
+    # DNS-rebinding protection (which pins the Host header) is off: OriginGuard checks a
+    # browser's Origin instead, and every request must carry a bearer token, which a
+    # rebinding page does not have.
     mcp_app = runtime.mcp.streamable_http_app(
         streamable_http_path="/mcp",
         stateless_http=True,
-        json_response=True,
+        json_response=False,
         transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
     )
     # Each HTTP app gets a session manager of its own, which runs once, in this lifespan.

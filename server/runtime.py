@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from mcp.server import MCPServer
 
+from mcp_tools.push import PushFeed, UserSubscriptions
 from mcp_tools.server import create_mcp_server
 from server.config import Settings
 from server.events.bus import EventBus, InProcessBus
@@ -74,13 +75,16 @@ async def open_runtime(
     flow = EventFlow(stall_seconds=settings.event_stall_seconds)
     services.metrics.registry.register(flow)
     bus = build_bus(settings, services, flow) if events else InProcessBus()
+    # MCP clients that listen are pushed the changes the live feed sees (mcp_tools/push.py).
+    subscriptions = UserSubscriptions()
+    push = PushFeed(subscriptions)
     runtime = Runtime(
         settings=settings,
         services=services,
         bus=bus,
         live=LiveHub(),
         flow=flow,
-        mcp=create_mcp_server(services),
+        mcp=create_mcp_server(services, subscriptions=subscriptions),
     )
     async with AsyncExitStack() as stack:
         stack.push_async_callback(services.db.dispose)
@@ -90,7 +94,10 @@ async def open_runtime(
         await asyncio.to_thread(warm_up_dates)
         if events:
             await stack.enter_async_context(bus)
-            await stack.enter_async_context(live_feed(bus, services.topics, runtime.live))
+            await stack.enter_async_context(push.running())
+            await stack.enter_async_context(
+                live_feed(bus, services.topics, runtime.live, sinks=[push])
+            )
         if workers:
             await stack.enter_async_context(run_workers(services, bus, email=email))
         yield runtime

@@ -6,16 +6,17 @@ order they were published, so a stream that reconnects with `Last-Event-ID` gets
 what it missed. What comes over the bus only wakes them: `live_feed` keeps a broadcast
 subscription to the task and notification topics in every process (so every replica sees
 the events of every replica) and wakes the streams of the event's user; when a broadcast
-had to start over (it may have skipped events), it wakes them all.
+had to start over (it may have skipped events), it wakes them all. Other sinks (the MCP
+server's live push, mcp_tools/push.py) are fed from the same subscription.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from server.events.bus import Envelope, EventBus
 from server.events.outbox import Topics
@@ -26,6 +27,18 @@ class LiveEvent:
     id: str
     name: str
     data: dict[str, Any]
+
+
+class LiveSink(Protocol):
+    """Something else the live feed hands every task and notification event to."""
+
+    async def take(self, envelope: Envelope) -> None:
+        """Note the event quickly (the feed waits for it before the next one)."""
+        ...
+
+    def gap(self) -> None:
+        """The broadcast had to start over: events may have been skipped."""
+        ...
 
 
 class LiveHub:
@@ -75,16 +88,26 @@ def to_live_event(envelope: Envelope) -> LiveEvent | None:
 
 
 @contextlib.asynccontextmanager
-async def live_feed(bus: EventBus, topics: Topics, hub: LiveHub) -> AsyncIterator[None]:
-    """Wake `hub`'s streams from the bus while open (every process, workers or not)."""
+async def live_feed(
+    bus: EventBus, topics: Topics, hub: LiveHub, *, sinks: Sequence[LiveSink] = ()
+) -> AsyncIterator[None]:
+    """Wake `hub`'s streams from the bus while open (every process, workers or not), and
+    hand each event to `sinks`."""
 
     async def push(envelope: Envelope) -> None:
         if to_live_event(envelope) is not None:
             hub.wake(int(envelope["userid"]))
+        for sink in sinks:
+            await sink.take(envelope)
+
+    def gap() -> None:
+        hub.wake_all()
+        for sink in sinks:
+            sink.gap()
 
     async with contextlib.AsyncExitStack() as stack:
         for topic in (topics.task_events, topics.notifications):
             await stack.enter_async_context(
-                bus.subscribe(topic=topic, group=None, handler=push, on_gap=hub.wake_all)
+                bus.subscribe(topic=topic, group=None, handler=push, on_gap=gap)
             )
         yield

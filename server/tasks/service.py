@@ -10,8 +10,9 @@ in server/tasks/listing.py) and `whats_next` (server/tasks/ranking.py).
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,7 +22,7 @@ from server.errors import Conflict, NotFound, ValidationFailed
 from server.events.outbox import Topics
 from server.observability import Metrics
 from server.projects.queries import ProjectLookup
-from server.tasks import queries
+from server.tasks import agenda, queries
 from server.tasks.alerts import AlertPolicy
 from server.tasks.idempotency import InFlight, check_key, fingerprint, replayed
 from server.tasks.listing import list_page
@@ -43,6 +44,13 @@ from server.tasks.work import TaskWork, check_change
 from server.users.models import User
 
 logger = logging.getLogger(__name__)
+
+# Told how many items of a batch are done, inside its transaction (MCP progress).
+Progress = Callable[[int], Awaitable[None]]
+
+
+async def _no_progress(done: int) -> None:
+    return None
 
 
 def check_batch(field: str, items: Sequence[object]) -> None:
@@ -107,7 +115,9 @@ class TaskService:
         self._count_created(1)
         return work.publics[task.id]
 
-    async def create_tasks(self, *, user: User, items: Sequence[NewTask]) -> list[TaskPublic]:
+    async def create_tasks(
+        self, *, user: User, items: Sequence[NewTask], progress: Progress = _no_progress
+    ) -> list[TaskPublic]:
         """Create 1-50 tasks at once, all or none."""
         check_batch("tasks", items)
         try:
@@ -120,6 +130,7 @@ class TaskService:
                             check_key(key)
                         digest = key and digest_of(item)
                         created.append(await work.create(item, idempotency_key=key, digest=digest))
+                    await progress(index + 1)
         except IntegrityError:
             raise Conflict("an idempotency key of this batch was used meanwhile; retry") from None
         self._count_created(len(created))
@@ -133,7 +144,9 @@ class TaskService:
             await work.update(task, data)
         return work.publics[task.id]
 
-    async def update_tasks(self, *, user: User, items: Sequence[TaskChange]) -> list[TaskPublic]:
+    async def update_tasks(
+        self, *, user: User, items: Sequence[TaskChange], progress: Progress = _no_progress
+    ) -> list[TaskPublic]:
         """Change 1-50 tasks at once, all or none."""
         check_batch("updates", items)
         async with self._unit(user) as work:
@@ -145,6 +158,7 @@ class TaskService:
                     task = await work.load(item.task_id, include_deleted=False)
                     await work.update(task, change)
                     changed.append(task)
+                await progress(index + 1)
         return [work.publics[task.id] for task in changed]
 
     async def complete_task(self, *, user: User, task_id: int) -> CompletionPublic:
@@ -161,7 +175,9 @@ class TaskService:
             recurrence_note=following.note,
         )
 
-    async def complete_tasks(self, *, user: User, task_ids: Sequence[int]) -> BatchCompletion:
+    async def complete_tasks(
+        self, *, user: User, task_ids: Sequence[int], progress: Progress = _no_progress
+    ) -> BatchCompletion:
         """Complete 1-50 tasks at once, all or none."""
         check_batch("task_ids", task_ids)
         async with self._unit(user) as work:
@@ -171,6 +187,7 @@ class TaskService:
                     task = await work.load(task_id, include_deleted=False)
                     following.append((await work.complete(task)).task)
                     done.append(task)
+                await progress(index + 1)
         if self.metrics:
             self.metrics.tasks_completed.inc(len(done))
         return BatchCompletion(
@@ -191,7 +208,9 @@ class TaskService:
             await work.delete(task)
         return work.publics[task.id]
 
-    async def delete_tasks(self, *, user: User, task_ids: Sequence[int]) -> list[TaskPublic]:
+    async def delete_tasks(
+        self, *, user: User, task_ids: Sequence[int], progress: Progress = _no_progress
+    ) -> list[TaskPublic]:
         """Delete 1-50 tasks at once, all or none."""
         check_batch("task_ids", task_ids)
         async with self._unit(user) as work:
@@ -201,6 +220,7 @@ class TaskService:
                     task = await work.load(task_id, include_deleted=True)
                     await work.delete(task)
                     gone.append(task)
+                await progress(index + 1)
         return [work.publics[task.id] for task in gone]
 
     async def restore_task(self, *, user: User, task_id: int) -> TaskPublic:
@@ -271,3 +291,18 @@ class TaskService:
     async def whats_next(self, *, user: User, limit: int = 5) -> NextTasks:
         """The user's most pressing open tasks, each with the reasons in words."""
         return await rank_next(self.db, user=user, limit=limit)
+
+    async def today(self, *, user: User, now: datetime | None = None) -> agenda.Agenda:
+        """Open tasks due on the user's calendar day (in their timezone), overdue included."""
+        return await agenda.today(self.db, user=user, now=now)
+
+    async def upcoming(self, *, user: User, now: datetime | None = None) -> agenda.Agenda:
+        """Open tasks due on the user's next 7 calendar days."""
+        return await agenda.upcoming(self.db, user=user, now=now)
+
+    async def completed_since(self, *, user: User, since: datetime) -> list[TaskPublic]:
+        return await agenda.completed_since(self.db, user=user, since=since)
+
+    async def tag_names(self, *, user: User, prefix: str = "", limit: int = 100) -> list[str]:
+        """The user's tags starting with `prefix` (ignoring case), at most `limit`."""
+        return await agenda.tag_names(self.db, user=user, prefix=prefix, limit=limit)
