@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
+from mcp.shared.exceptions import MCPError
+from mcp_types import INVALID_PARAMS
 from pydantic import Field
 
 from mcp_tools.results import acting, task_lines
@@ -110,7 +112,8 @@ async def triage_inbox(ctx: Context, project: ProjectArg = None) -> str:
             user=user, query=TaskQuery(project=target.id, limit=50)
         )
     except TodoError as exc:
-        raise ValueError(f"project: {exc.message}") from exc
+        # An MCPError's message reaches the client (any other error is hidden by the SDK).
+        raise MCPError(INVALID_PARAMS, f"project: {exc.message}") from exc
     names = {p.id: p.name for p in projects.projects}
     tags = await services.tasks.tag_names(user=user)
     more = " (the first 50; more remain)" if page.next_cursor else ""

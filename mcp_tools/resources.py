@@ -110,8 +110,10 @@ class ListUserResources:
         self, ctx: ServerRequestContext[Any, Any], call_next: CallNext
     ) -> HandlerResult:
         found = await call_next(ctx)
-        if ctx.method != "resources/list" or not isinstance(found, ListResourcesResult):
+        if ctx.method != "resources/list" or found is None:
             return found
+        # What the SDK's handler gave, as a result or (serialized) as a dict.
+        listed = ListResourcesResult.model_validate(found)
         services: Services = ctx.lifespan_context
         user = current_user()
         projects = await services.projects.list_projects(user=user)
@@ -136,7 +138,7 @@ class ListUserResources:
             )
             for t in today.tasks
         ]
-        return ListResourcesResult(resources=[*found.resources, *extra])
+        return ListResourcesResult(resources=[*listed.resources, *extra])
 
 
 def register(mcp: MCPServer, services: Services) -> None:

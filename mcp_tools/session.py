@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from mcp import Client
 from mcp.server import MCPServer
@@ -13,8 +14,11 @@ from server.users.models import User
 
 
 @asynccontextmanager
-async def in_process_client(mcp: MCPServer, user: User) -> AsyncIterator[Client]:
-    """An MCP client connected in memory to `mcp`, whose tool calls act as `user`."""
+async def in_process_client(
+    mcp: MCPServer, user: User, **options: Any
+) -> AsyncIterator[Client]:
+    """An MCP client connected in memory to `mcp`, whose tool calls act as `user`
+    (`options` go to the `Client`: callbacks, protocol mode)."""
     with acting_as(user):
-        async with Client(mcp) as client:
+        async with Client(mcp, **options) as client:
             yield client

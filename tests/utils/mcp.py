@@ -44,9 +44,11 @@ TOOLS = {
 
 
 @asynccontextmanager
-async def http_client(base_url: str, token: str):
+async def http_client(base_url: str, token: str, **options: Any):
+    """An MCP client over streamable HTTP with a bearer token (`options` go to `Client`)."""
     async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=30) as hc:
-        async with Client(streamable_http_client(f"{base_url}/mcp", http_client=hc)) as client:
+        transport = streamable_http_client(f"{base_url}/mcp", http_client=hc)
+        async with Client(transport, **options) as client:
             yield client
 
 
