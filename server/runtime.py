@@ -44,6 +44,7 @@ class Runtime:
     live: LiveHub
     flow: EventFlow
     mcp: MCPServer[Services]
+    listeners: UserSubscriptions  # the MCP server's listen streams, by user
 
 
 def build_bus(settings: Settings, services: Services, flow: EventFlow) -> EventBus:
@@ -85,6 +86,7 @@ async def open_runtime(
         live=LiveHub(),
         flow=flow,
         mcp=create_mcp_server(services, subscriptions=subscriptions),
+        listeners=subscriptions,
     )
     async with AsyncExitStack() as stack:
         stack.push_async_callback(services.db.dispose)
