@@ -4,18 +4,12 @@ and over HTTP (2026-07-28: the question comes back as an input-required result).
 
 from __future__ import annotations
 
-from contextlib import asynccontextmanager
-
 import pytest
-from mcp import Client
 from mcp_types import ElicitResult
 
-from mcp_tools.session import in_process_client
-from server.app import create_app
 from server.projects.models import ProjectCreate
 from server.tasks.models import NewTask, TaskCreate, TaskQuery
-from testkit.servers import serve_app
-from tests.utils.mcp import call, http_client, stdio_params
+from tests.utils.mcp import call, connect
 
 TRANSPORTS = ["memory", "stdio", "http"]
 
@@ -24,24 +18,6 @@ TRANSPORTS = ["memory", "stdio", "http"]
 def database_url(sqlite_url) -> str:
     """The MCP layer is what is tested here: one engine is enough."""
     return sqlite_url
-
-
-@asynccontextmanager
-async def connect(transport: str, runtime, settings, account, **options):
-    if transport == "memory":
-        async with in_process_client(runtime.mcp, account.user, **options) as client:
-            yield client
-    elif transport == "stdio":
-        # The older revision over a duplex connection: elicitation as a request mid-call.
-        params = stdio_params(settings.database_url, account.user.name)
-        async with Client(params, mode="legacy", **options) as client:
-            yield client
-    else:
-        async with (
-            serve_app(create_app(runtime)) as base_url,
-            http_client(base_url, account.token, **options) as client,
-        ):
-            yield client
 
 
 class Answers:

@@ -1,4 +1,5 @@
-"""The MCP Inspector CLI, a real third-party client, against our server (stdio and HTTP).
+"""The MCP Inspector CLI, a real third-party client, against our server (stdio and HTTP):
+tools, resources and prompts.
 
 It needs Node >= 22; `node@22` is installed from npm into .cache/ on first use. These tests
 skip, saying why, only when npm cannot be reached.
@@ -123,3 +124,74 @@ def _pending():
     from server.tasks.models import TaskQuery
 
     return TaskQuery()
+
+
+async def inspect_resources_and_prompts(env: dict[str, str], target: list[str]) -> dict:
+    """What the Inspector lists and reads beyond tools, over `target`."""
+    return {
+        method: await inspect(env, *target, "--method", method, *extra)
+        for method, extra in (
+            ("resources/list", []),
+            ("prompts/list", []),
+            ("resources/read", ["--uri", "tasks://today"]),
+        )
+    }
+
+
+def assert_sees_the_day(seen: dict, title: str) -> None:
+    assert {"tasks://today", "tasks://upcoming"} <= {
+        r["uri"] for r in seen["resources/list"]["resources"]
+    }
+    assert {p["name"] for p in seen["prompts/list"]["prompts"]} == {
+        "plan_my_day",
+        "weekly_review",
+        "triage_inbox",
+    }
+    (content,) = seen["resources/read"]["contents"]
+    assert content["mimeType"] == "application/json"
+    assert [t["title"] for t in json.loads(content["text"])["tasks"]] == [title]
+
+
+# One engine: what is tested is the Inspector's view (each call starts a Node process).
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_inspector_lists_resources_and_prompts_and_reads_today_over_stdio(
+    inspector_env, runtime, settings, services, alice
+):
+    await services.tasks.create_task(user=alice.user, data=_overdue("Return the library books"))
+    env = {**inspector_env, "DATABASE_URL": settings.database_url}
+    command = [
+        "-e",
+        f"DATABASE_URL={settings.database_url}",
+        str(BIN / "todo-agent"),
+        "mcp",
+        "--user",
+        "alice",
+    ]
+    seen = await inspect_resources_and_prompts(env, command)
+    assert_sees_the_day(seen, "Return the library books")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_inspector_lists_resources_and_prompts_and_reads_today_over_http(
+    runtime, inspector_env, services, alice
+):
+    await services.tasks.create_task(user=alice.user, data=_overdue("Renew the car insurance"))
+    async with serve_app(create_app(runtime)) as base_url:
+        target = [
+            f"{base_url}/mcp",
+            "--transport",
+            "http",
+            "--header",
+            f"Authorization: Bearer {alice.token}",
+        ]
+        seen = await inspect_resources_and_prompts(inspector_env, target)
+    assert_sees_the_day(seen, "Renew the car insurance")
+
+
+def _overdue(title: str):
+    from datetime import timedelta
+
+    from server.db import utcnow
+    from server.tasks.models import TaskCreate
+
+    return TaskCreate(title=title, due=utcnow() - timedelta(hours=2))

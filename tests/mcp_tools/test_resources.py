@@ -16,6 +16,7 @@ from server.projects.models import ProjectCreate
 from server.tasks.agenda import day_start, local_today
 from server.tasks.models import NewTask, TaskCreate
 from tests.conftest import make_account
+from tests.utils.mcp import connect
 
 
 async def read_json(client, uri: str) -> dict:
@@ -169,3 +170,24 @@ async def test_completions_are_the_users_project_names_and_tags_by_prefix(
     assert tags.values == ["Health", "home"]
     assert len(capped.values) == 100 and capped.has_more is True
     assert capped.values == sorted(capped.values)
+
+
+@pytest.mark.parametrize("transport", ["stdio", "http"])
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_resources_prompts_and_completions_over_stdio_and_http(
+    transport, runtime, settings, services, alice
+):
+    await services.projects.create_project(user=alice.user, data=ProjectCreate(name="Errands"))
+    task = await add(services, alice, "Post the parcel", due=utcnow() - timedelta(hours=1))
+    triage = PromptReference(type="ref/prompt", name="triage_inbox")
+
+    async with connect(transport, runtime, settings, alice) as client:
+        today = await read_json(client, "tasks://today")
+        one = await read_json(client, f"task://{task.id}")
+        day = (await client.get_prompt("plan_my_day")).messages[0].content.text
+        names = (await client.complete(triage, {"name": "project", "value": "e"})).completion
+
+    assert [t["title"] for t in today["tasks"]] == ["Post the parcel"]
+    assert one["task"]["id"] == task.id
+    assert "'Post the parcel'" in day
+    assert names.values == ["Errands"]

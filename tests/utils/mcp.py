@@ -13,6 +13,10 @@ from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
+from mcp_tools.session import in_process_client
+from server.app import create_app
+from testkit.servers import serve_app
+
 BIN = Path(sys.executable).parent
 
 # The SPEC's tools: names are the contract.
@@ -49,6 +53,26 @@ async def http_client(base_url: str, token: str, **options: Any):
     async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=30) as hc:
         transport = streamable_http_client(f"{base_url}/mcp", http_client=hc)
         async with Client(transport, **options) as client:
+            yield client
+
+
+@asynccontextmanager
+async def connect(transport: str, runtime, settings, account, **options):
+    """A client acting as `account` in memory, over stdio (the older revision, with its
+    mid-call requests) or over HTTP (a server on a free port), on `runtime`."""
+    if transport == "memory":
+        async with in_process_client(runtime.mcp, account.user, **options) as client:
+            yield client
+    elif transport == "stdio":
+        # The older revision over a duplex connection: elicitation as a request mid-call.
+        params = stdio_params(settings.database_url, account.user.name)
+        async with Client(params, mode="legacy", **options) as client:
+            yield client
+    else:
+        async with (
+            serve_app(create_app(runtime)) as base_url,
+            http_client(base_url, account.token, **options) as client,
+        ):
             yield client
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from fastapi import FastAPI
 from mcp_types import Tool
 
+from mcp_tools.push import UserSubscriptions
 from mcp_tools.server import create_mcp_server
 from server.app import create_app
 from server.events.bus import InProcessBus
@@ -58,13 +59,15 @@ def unopened_runtime() -> Runtime:
     an MCP server are built from, for reading their routes and tools at collection time."""
     settings = make_settings(database_url="sqlite+aiosqlite:///:memory:")
     services = build_services(settings)
+    listeners = UserSubscriptions()
     return Runtime(
         settings=settings,
         services=services,
         bus=InProcessBus(),
         live=LiveHub(),
         flow=EventFlow(stall_seconds=settings.event_stall_seconds),
-        mcp=create_mcp_server(services),
+        mcp=create_mcp_server(services, subscriptions=listeners),
+        listeners=listeners,
     )
 
 
