@@ -16,7 +16,7 @@ from mcp_types import CallToolResult, TextContent, Tool
 
 from tests.fuzz.conftest import PROFILE, SECRET, Target
 from tests.fuzz.strategies import ODD_NUMBERS, objects
-from tests.utils.mcp import http_client
+from tests.utils.mcp import http_client, rpc_answer
 from tests.utils.routes import tools_at_collection
 
 TOOLS = tools_at_collection()
@@ -63,7 +63,7 @@ async def raw_call(target: Target, tool: Tool, args: dict[str, Any]) -> CallTool
         f"{target.base_url}/mcp", content=json.dumps(body), headers=headers, timeout=30
     )
     assert response.status_code < 500, response.text
-    answer = response.json()
+    answer = rpc_answer(response)
     if "error" in answer:
         assert answer["error"]["code"] in (-32700, -32600, -32602), answer  # not an internal one
         return None

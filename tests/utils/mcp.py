@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from contextlib import asynccontextmanager
@@ -82,6 +83,16 @@ def stdio_params(database_url: str, user: str) -> StdioServerParameters:
     return StdioServerParameters(
         command=str(BIN / "todo-agent"), args=["mcp", "--user", user], env=env
     )
+
+
+def rpc_answer(response: Any) -> dict[str, Any]:
+    """The JSON-RPC answer of a raw POST to /mcp: a JSON body, or the last answer of an SSE
+    stream (how older-revision requests are answered)."""
+    if not response.headers.get("content-type", "").startswith("text/event-stream"):
+        return response.json()
+    frames = [line[5:] for line in response.text.splitlines() if line.startswith("data:")]
+    answers = [m for m in map(json.loads, frames) if "result" in m or "error" in m]
+    return answers[-1]
 
 
 async def call(client: Client, name: str, /, **arguments: Any) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.utils.factories import assert_error, stored_task_count
+from tests.utils.mcp import rpc_answer
 
 SHARED_API_SETTINGS = {"mcp_allowed_origins": "https://claude.ai, https://chatgpt.com:8443"}
 
@@ -42,7 +43,7 @@ async def test_an_allowed_or_absent_origin_is_served(shared_api, browser_user, o
     response = await shared_api.client.post("/mcp", json=add_task("Served"), headers=headers)
 
     assert response.status_code == 200, response.text
-    assert response.json()["result"]["isError"] is False
+    assert rpc_answer(response)["result"]["isError"] is False
 
 
 @pytest.mark.parametrize(
