@@ -14,9 +14,7 @@ from server.users.models import User
 
 
 @asynccontextmanager
-async def in_process_client(
-    mcp: MCPServer, user: User, **options: Any
-) -> AsyncIterator[Client]:
+async def in_process_client(mcp: MCPServer, user: User, **options: Any) -> AsyncIterator[Client]:
     """An MCP client connected in memory to `mcp`, whose tool calls act as `user`
     (`options` go to the `Client`: callbacks, protocol mode)."""
     with acting_as(user):
