@@ -27,6 +27,7 @@ from mcp_tools import (
 from mcp_tools.arguments import RejectUnknownArguments
 from mcp_tools.identity import BearerTokenVerifier
 from mcp_tools.push import UserSubscriptions
+from mcp_tools.watch import ResourceWatches
 from server.services import Services
 
 INSTRUCTIONS = """\
@@ -58,11 +59,16 @@ def create_mcp_server(
     Over HTTP every request needs a bearer token that is valid for PUBLIC_URL/mcp; a 401
     names the resource metadata, where OAuth clients find how to sign in."""
 
+    subscriptions = subscriptions or UserSubscriptions()
+    watches = ResourceWatches(subscriptions)
+
     @asynccontextmanager
     async def lifespan(_: MCPServer[Services]) -> AsyncIterator[Services]:
         # Entered once per HTTP session manager, and per in-process or stdio connection:
-        # the services are already running, so it only hands them over.
-        yield services
+        # the services are already running, so it hands them over, and tells the sessions
+        # that subscribed to resources (older revisions) while they last.
+        async with watches.running():
+            yield services
 
     mcp = MCPServer(
         name="todo-agent",
@@ -77,11 +83,12 @@ def create_mcp_server(
             validate_token_resource=True,
         ),
         log_level=services.settings.log_level,
-        subscriptions=subscriptions or UserSubscriptions(),
+        subscriptions=subscriptions,
     )
     for tools in (tasks, batch, projects, comments, review, notifications, prompts):
         tools.register(mcp)
     resources.register(mcp, services)
     completions.register(mcp, services)
+    watches.install(mcp)
     mcp.middleware.append(RejectUnknownArguments(mcp))
     return mcp
