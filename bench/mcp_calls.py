@@ -86,10 +86,13 @@ async def _seed_rows(services, count: int) -> str:
 
     user = await services.users.create_user(name="bench")
     token = await services.users.create_token(name="bench")
+    inbox = (await services.projects.list_projects(user=user)).projects[0]
     now = datetime.now(UTC)
     rows = [
         {
             "user_id": user.id,
+            "project_id": inbox.id,
+            "reminders": [],
             "title": f"Task {i}",
             "description": "Something to do" if i % 3 else None,
             "completed": i % 4 == 0,

@@ -117,17 +117,18 @@ async def test_a_listener_hears_nothing_of_another_users_changes(sqlite_url):
 
 async def test_a_dropped_listen_stream_costs_nothing(sqlite_url):
     settings = make_settings(database_url=sqlite_url)
-    async with started(settings) as runtime:
+    async with running_app(settings) as (runtime, base_url):
         services = runtime.services
         alice = await make_account(services, "alice")
-        async with in_process_client(runtime.mcp, alice.user) as client:
+        async with http_client(base_url, alice.token) as client:
             async with client.listen(resources_list_changed=True):
                 assert runtime.listeners.streams(alice.user.id) == 1
-            # Gone with its stream; changes still work and tools still answer.
+            # The HTTP response ended: its listener is gone; the next calls are as before.
             await eventually(lambda: _no_streams(runtime, alice.user.id), within=5)
             await services.tasks.create_task(user=alice.user, data=TaskCreate(title="Later"))
             listed = await client.call_tool("list_tasks", {})
     assert not listed.is_error
+    assert listed.structured_content["tasks"][0]["title"] == "Later"
 
 
 async def test_an_http_listener_on_one_replica_hears_a_rest_change_on_another(postgres, kafka):
