@@ -59,7 +59,7 @@ def create_mcp_server(
     Over HTTP every request needs a bearer token that is valid for PUBLIC_URL/mcp; a 401
     names the resource metadata, where OAuth clients find how to sign in."""
 
-    subscriptions = subscriptions or UserSubscriptions()
+    subscriptions = UserSubscriptions() if subscriptions is None else subscriptions
     watches = ResourceWatches(subscriptions)
 
     @asynccontextmanager
