@@ -30,6 +30,7 @@ from server.http import (
     notifications,
     oauth,
     openai,
+    portability,
     projects,
     tasks,
     users,
@@ -115,6 +116,7 @@ def create_app(runtime: Runtime, *, tools: ToolConnector | None = None) -> FastA
         events,
         oauth,
         calendar,
+        portability,
         openai,
         web_views,
     ):

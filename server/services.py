@@ -22,6 +22,7 @@ from server.notifications.service import NotificationService
 from server.oauth.documents import MetadataDocuments
 from server.oauth.service import OAuthService
 from server.observability import Metrics
+from server.portability.service import PortabilityService
 from server.projects.service import ProjectService
 from server.tasks.alerts import AlertPolicy
 from server.tasks.deadlines import DeadlineService
@@ -47,6 +48,7 @@ class Services:
     conversations: ConversationService
     oauth: OAuthService
     calendar: CalendarService
+    portability: PortabilityService
     live_log: LiveLog
 
 
@@ -83,6 +85,7 @@ def build_services(
             documents=oauth_documents,
         ),
         calendar=CalendarService(db=db, tasks=tasks),
+        portability=PortabilityService(db=db, topics=topics, tasks=tasks),
         live_log=LiveLog(
             db=db, topics=topics, retention=timedelta(hours=settings.event_retention_hours)
         ),

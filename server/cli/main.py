@@ -1,4 +1,5 @@
-"""The `todo-agent` command line: serve, mcp, worker, user, token, events, eval.
+"""The `todo-agent` command line: serve, mcp, worker, user, token, events, export, import,
+eval.
 
 Exit codes: 0 ok, 1 runtime failure, 2 bad usage or configuration (one line on stderr).
 Each command module adds its subcommands (`add_commands`) and opens the runtime
@@ -11,7 +12,7 @@ import argparse
 import asyncio
 import sys
 
-from server.cli import accounts, evals, events, serve
+from server.cli import accounts, evals, events, portability, serve
 from server.cli.common import UsageError
 from server.config import ConfigError, load_settings
 from server.errors import TodoError, Unavailable
@@ -25,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Configuration comes from the environment or .env (see .env.example).",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (serve, accounts, events, evals):
+    for module in (serve, accounts, events, portability, evals):
         module.add_commands(commands)
     return parser
 

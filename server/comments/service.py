@@ -4,18 +4,57 @@ read through the task, which a soft delete keeps."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.activity.service import record
 from server.comments.models import Comment, CommentCreate, CommentList, CommentPublic
 from server.db import Database
 from server.events.outbox import Topics, add_event
+from server.tasks.models import Task
 from server.tasks.queries import owned_task
 from server.users.models import User
 from server.validation import no_nul
 
 # What activity keeps of a comment's text.
 EXCERPT = 200
+
+
+async def append_comment(
+    session: AsyncSession,
+    topics: Topics,
+    *,
+    task: Task,
+    text: str,
+    created_at: datetime | None = None,
+) -> CommentPublic:
+    """A comment on `task`, with its event and activity, in `session`'s transaction (an
+    import, server/portability, gives when it was written)."""
+    comment = Comment(task_id=task.id, user_id=task.user_id, text=no_nul("text", text))
+    if created_at is not None:
+        comment.created_at = created_at
+    session.add(comment)
+    await session.flush()
+    public = CommentPublic.model_validate(comment)
+    add_event(
+        session,
+        topic=topics.task_events,
+        type="comment.added",
+        user_id=task.user_id,
+        subject=f"task/{task.id}",
+        data={"user_id": task.user_id, "comment": public.model_dump(mode="json")},
+    )
+    record(
+        session,
+        user_id=task.user_id,
+        type="comment.added",
+        changes={"comment": [None, comment.text[:EXCERPT]]},
+        task_id=task.id,
+        project_id=task.project_id,
+    )
+    return public
 
 
 class CommentService:
@@ -30,27 +69,7 @@ class CommentService:
             task = await owned_task(
                 session, self.db, user_id=user.id, task_id=task_id, include_deleted=False
             )
-            comment = Comment(task_id=task.id, user_id=user.id, text=text)
-            session.add(comment)
-            await session.flush()
-            public = CommentPublic.model_validate(comment)
-            add_event(
-                session,
-                topic=self.topics.task_events,
-                type="comment.added",
-                user_id=user.id,
-                subject=f"task/{task.id}",
-                data={"user_id": user.id, "comment": public.model_dump(mode="json")},
-            )
-            record(
-                session,
-                user_id=user.id,
-                type="comment.added",
-                changes={"comment": [None, text[:EXCERPT]]},
-                task_id=task.id,
-                project_id=task.project_id,
-            )
-        return public
+            return await append_comment(session, self.topics, task=task, text=text)
 
     async def list_comments(self, *, user: User, task_id: int) -> CommentList:
         """The task's comments, oldest first (a deleted task's too)."""

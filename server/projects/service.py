@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, false, func, select, update
@@ -120,6 +121,53 @@ async def add_inbox(session: AsyncSession, *, user_id: int, topics: Topics) -> P
     return inbox
 
 
+async def check_free(lookup: ProjectLookup, name: str, *, besides: int | None = None) -> None:
+    existing = await lookup.taken(name, besides=besides)
+    if existing is not None:
+        raise ValidationFailed("name", f"a project named {existing.name!r} already exists")
+
+
+async def insert_project(
+    work: TaskWork,
+    topics: Topics,
+    data: ProjectCreate,
+    *,
+    archived: bool = False,
+    created_at: datetime | None = None,
+    deleted_at: datetime | None = None,
+) -> Project:
+    """A new project of `work`'s user, with its event and activity, in `work`'s transaction.
+
+    `create_project` makes one; an import (server/portability) also gives the state it had
+    (archived, when made, when deleted: a deleted one does not take its name)."""
+    name = clean_name(data.name)
+    await work.projects.load()
+    if deleted_at is None:
+        await check_free(work.projects, name)
+    now = utcnow()
+    project = Project(
+        user_id=work.user.id,
+        name=name,
+        color=data.color,
+        archived=archived,
+        created_at=created_at or now,
+        updated_at=now,
+        deleted_at=deleted_at,
+    )
+    work.session.add(project)
+    await work.session.flush()
+    work.projects.add(project)
+    emit(
+        work.session,
+        topics,
+        "project.created",
+        public=to_public(project, 0),
+        before=None,
+        project=project,
+    )
+    return project
+
+
 class ProjectService:
     """Create, change, archive, delete, restore and list a user's projects."""
 
@@ -136,26 +184,9 @@ class ProjectService:
             await work.finish()
 
     async def create_project(self, *, user: User, data: ProjectCreate) -> ProjectPublic:
-        name = clean_name(data.name)
-        async with self._translated(name), self._unit(user) as work:
-            await self._check_free(work.projects, name)
-            now = utcnow()
-            project = Project(
-                user_id=user.id, name=name, color=data.color, created_at=now, updated_at=now
-            )
-            work.session.add(project)
-            await work.session.flush()
-            work.projects.add(project)
-            public = to_public(project, 0)
-            emit(
-                work.session,
-                self.topics,
-                "project.created",
-                public=public,
-                before=None,
-                project=project,
-            )
-        return public
+        async with self._translated(data.name.strip()), self._unit(user) as work:
+            project = await insert_project(work, self.topics, data)
+        return to_public(project, 0)
 
     async def update_project(
         self, *, user: User, ref: int | str, data: ProjectUpdate
@@ -175,7 +206,7 @@ class ProjectService:
             if name is not None and name != project.name:
                 if project.inbox:
                     raise ValidationFailed("name", "the Inbox cannot be renamed")
-                await self._check_free(work.projects, name, besides=project.id)
+                await check_free(work.projects, name, besides=project.id)
                 project.name = name
             if "color" in fields:
                 project.color = data.color
@@ -257,12 +288,6 @@ class ProjectService:
         public = await self._public(work.session, project)
         emit(work.session, self.topics, event_type, project=project, public=public, before=before)
         return public
-
-    @staticmethod
-    async def _check_free(lookup: ProjectLookup, name: str, *, besides: int | None = None) -> None:
-        existing = await lookup.taken(name, besides=besides)
-        if existing is not None:
-            raise ValidationFailed("name", f"a project named {existing.name!r} already exists")
 
     @asynccontextmanager
     async def _translated(self, name: str) -> AsyncIterator[None]:
