@@ -53,7 +53,7 @@ async def export_user(session: AsyncSession, user: User) -> ExportDocument:
         version=VERSION,
         exported_at=utcnow(),
         user=UserDoc(name=user.name, email=user.email, timezone=user.timezone),
-        settings={name: value for name, value in settings},
+        settings=dict(settings.all()),
         projects=[_project(project) for project in projects],
         tasks=[_task(task, by_task.get(task.id, [])) for task in tasks],
     )

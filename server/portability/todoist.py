@@ -83,7 +83,10 @@ def parse_todoist(text: str, *, project: str, timezone: str) -> Plan:
         except StopIteration:
             break
         except csv.Error as exc:
-            raise ValidationFailed(f"row {reader.line_num}", f"not valid CSV ({exc})") from None
+            hint = ": is the file cut short?" if "end of data" in str(exc) else ""
+            raise ValidationFailed(
+                f"row {reader.line_num}", f"not valid CSV ({exc}{hint})"
+            ) from None
         if not any(value.strip() for value in values):
             continue
         if len(values) != len(header):

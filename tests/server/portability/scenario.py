@@ -18,7 +18,9 @@ async def fill_account(services: Services, user: User) -> None:
     a deleted task with the subtask that went with it, and a calendar key (a secret)."""
     tasks, projects = services.tasks, services.projects
     soon = datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)
-    work = await projects.create_project(user=user, data=ProjectCreate(name="Work", color="#e05d44"))
+    work = await projects.create_project(
+        user=user, data=ProjectCreate(name="Work", color="#e05d44")
+    )
     someday = await projects.create_project(user=user, data=ProjectCreate(name="Someday"))
     old = await projects.create_project(user=user, data=ProjectCreate(name="Old"))
     launch = await tasks.create_task(
@@ -103,8 +105,10 @@ def comparable(document: dict[str, Any]) -> dict[str, Any]:
         "user": {k: v for k, v in document["user"].items() if k != "name"},
         "settings": document["settings"],
         "projects": sorted(
-            ({k: v for k, v in p.items() if k != "id" and not (p["inbox"] and k == "created_at")}
-             for p in document["projects"]),
+            (
+                {k: v for k, v in p.items() if k != "id" and not (p["inbox"] and k == "created_at")}
+                for p in document["projects"]
+            ),
             key=lambda p: p["name"],
         ),
         "tasks": sorted(tasks, key=lambda t: t["id"]),

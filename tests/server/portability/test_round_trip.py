@@ -1,51 +1,94 @@
-"""Export, import into another account, export again: the same data, on both engines."""
+"""Export, import into another account, export again: the same data, on both engines.
+
+One database per engine for the module, holding `alice`'s filled account; each test imports
+into accounts of its own."""
 
 from __future__ import annotations
 
+import itertools
 import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
 from server.activity.models import ActivityQuery
 from server.errors import ValidationFailed
 from server.projects.models import ProjectCreate
-from server.tasks.models import TaskQuery
+from server.runtime import open_runtime
 from server.services import Services
-from tests.conftest import make_account
+from server.tasks.models import TaskQuery
+from server.users.models import User
+from tests.conftest import Account, make_account
 from tests.server.portability.scenario import comparable, fill_account
+from tests.utils.app import make_settings
+
+NAMES = (f"user{n}" for n in itertools.count())
 
 
-async def export_json(services: Services, user) -> dict:
+@dataclass
+class Filled:
+    services: Services
+    alice: User
+    exported: dict[str, Any]
+
+    async def fresh(self) -> Account:
+        return await make_account(self.services, next(NAMES))
+
+    async def imported(self, document: dict[str, Any]) -> User:
+        """A new account with `document` imported into it."""
+        account = await self.fresh()
+        await self.services.portability.import_file(
+            user=account.user, text=json.dumps(document), filename="alice.json"
+        )
+        return await self.services.users.get_user(name=account.user.name)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+async def filled(request, tmp_path_factory) -> AsyncIterator[Filled]:
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('portability')}/todo.db"
+    else:
+        url = request.getfixturevalue("postgres").new_database_url()
+    async with open_runtime(make_settings(database_url=url), events=False) as runtime:
+        services = runtime.services
+        alice = (await make_account(services, "alice", "Europe/Paris")).user
+        await fill_account(services, alice)
+        yield Filled(services, alice, await export_json(services, alice))
+
+
+async def export_json(services: Services, user: User) -> dict[str, Any]:
     return json.loads((await services.portability.export(user=user)).model_dump_json())
 
 
-async def test_export_then_import_into_a_new_account_gives_the_same_data(services, alice):
-    await fill_account(services, alice.user)
-    exported = await export_json(services, alice.user)
-    carol = await make_account(services, "carol")
+async def test_export_then_import_into_a_new_account_gives_the_same_data(filled):
+    exported = filled.exported
+    carol = await filled.fresh()
 
-    summary = await services.portability.import_file(
+    summary = await filled.services.portability.import_file(
         user=carol.user, text=json.dumps(exported), filename="alice.json"
     )
 
-    carol_user = await services.users.get_user(name="carol")
-    again = await export_json(services, carol_user)
+    user = await filled.services.users.get_user(name=carol.user.name)
+    again = await export_json(filled.services, user)
     assert comparable(again) == comparable(exported)
     assert again["user"]["timezone"] == "Europe/Paris"  # the settings came along
     assert (summary.tasks, summary.comments) == (len(exported["tasks"]), 2)
-    assert summary.projects_merged == 1  # the Inbox
-    assert comparable(await export_json(services, alice.user)) == comparable(exported)
+    assert (summary.projects_created, summary.projects_merged) == (3, 1)  # and the Inbox
+    # The exported account itself is as it was.
+    assert comparable(await export_json(filled.services, filled.alice)) == comparable(exported)
 
 
-async def test_an_export_holds_every_kind_of_data_but_secrets(services, alice):
-    await fill_account(services, alice.user)
-
-    exported = await export_json(services, alice.user)
+async def test_an_export_holds_every_kind_of_data_but_secrets(filled):
+    exported = filled.exported
 
     by_title = {t["title"]: t for t in exported["tasks"]}
     assert (exported["format"], exported["version"]) == ("todo-agent", 1)
-    assert {p["name"]: (p["archived"], p["deleted_at"] is not None) for p in exported["projects"]} == {
-        "Inbox": (False, False), "Work": (False, False), "Someday": (True, False), "Old": (False, True),
+    states = {p["name"]: (p["archived"], bool(p["deleted_at"])) for p in exported["projects"]}
+    assert states == {
+        "Inbox": (False, False), "Work": (False, False), "Someday": (True, False),
+        "Old": (False, True),
     }  # fmt: skip
     launch = by_title["Plan the launch"]
     assert launch["tags"] == ["work", "Q4"] and launch["priority"] == "high"
@@ -60,14 +103,9 @@ async def test_an_export_holds_every_kind_of_data_but_secrets(services, alice):
     assert "calendar.feed_key" not in exported["settings"]  # the feed's key stays behind
 
 
-async def test_an_imported_account_behaves_like_the_original(services, alice):
-    await fill_account(services, alice.user)
-    exported = await export_json(services, alice.user)
-    carol = await make_account(services, "carol")
-    await services.portability.import_file(
-        user=carol.user, text=json.dumps(exported), filename="alice.json"
-    )
-    user = await services.users.get_user(name="carol")
+async def test_an_imported_account_behaves_like_the_original(filled):
+    services = filled.services
+    user = await filled.imported(filled.exported)
     listed = await services.projects.list_projects(user=user, include_archived=True)
     by_name = {p.name: p for p in listed.projects}
 
@@ -85,68 +123,89 @@ async def test_an_imported_account_behaves_like_the_original(services, alice):
     assert len(restored.task_ids) == 1
     assert [t.title for t in page.tasks] == ["Its detail"]
     created = [e for e in activity.events if e.type == "task.created"]
-    assert len(created) == len(exported["tasks"])  # each import wrote its activity
+    assert len(created) == len(filled.exported["tasks"])  # each import wrote its activity
     assert sum(e.type == "comment.added" for e in activity.events) == 2
 
 
-async def test_importing_into_an_account_with_data_merges_projects_by_name(services, alice, bob):
-    await fill_account(services, alice.user)
-    exported = await export_json(services, alice.user)
+async def test_importing_into_an_account_with_data_merges_projects_by_name(filled):
+    services = filled.services
+    bob = await filled.fresh()
     await services.projects.create_project(user=bob.user, data=ProjectCreate(name="work"))
 
     summary = await services.portability.import_file(
-        user=bob.user, text=json.dumps(exported), filename="alice.json"
+        user=bob.user, text=json.dumps(filled.exported), filename="alice.json"
     )
 
     listed = await services.projects.list_projects(user=bob.user, include_archived=True)
-    names = sorted(p.name for p in listed.projects)
-    assert names == ["Inbox", "Someday", "work"]  # "Work" joined bob's "work"
-    work = next(p for p in listed.projects if p.name == "work")
+    assert sorted(p.name for p in listed.projects) == ["Inbox", "Someday", "work"]
+    work = next(p for p in listed.projects if p.name == "work")  # "Work" joined bob's "work"
     assert work.color is None and work.open_tasks == 5
-    assert summary.projects_merged == 2 and summary.projects_created == 2  # Someday, Old
+    assert (summary.projects_created, summary.projects_merged) == (2, 2)  # Someday, Old
+
+
+def broken(change) -> Any:
+    def apply(document: dict[str, Any]) -> None:
+        change(document, {t["title"]: t for t in document["tasks"]})
+
+    return apply
 
 
 BROKEN = {
     "six reminders": (
-        lambda d: d["tasks"][0].update(reminders=[{"before_minutes": m} for m in range(1, 7)]),
-        "tasks[0].reminders: at most 5 reminders per task",
+        broken(
+            lambda d, t: t["Draft"].update(reminders=[{"before_minutes": m} for m in range(1, 7)])
+        ),
+        ".reminders: at most 5 reminders per task",
     ),
-    "empty title": (lambda d: d["tasks"][1].update(title="  "), "tasks[1].title: must not be empty"),
+    "empty title": (
+        broken(lambda d, t: t["Draft"].update(title="  ")),
+        ".title: must not be empty",
+    ),
     "bad recurrence": (
-        lambda d: d["tasks"][0].update(recurrence="FREQ=HOURLY;BYDAY=XX"),
-        "tasks[0].recurrence:",
+        broken(lambda d, t: t["Draft"].update(recurrence="FREQ=SOMETIMES")),
+        ".recurrence:",
     ),
     "parent not in the file": (
-        lambda d: d["tasks"][1].update(parent_id=999999),
-        "tasks[1].parent_id: task 999999 is not in the file",
+        broken(lambda d, t: t["Draft"].update(parent_id=999999)),
+        ".parent_id: task 999999 is not in the file",
     ),
-    "naive due": (lambda d: d["tasks"][0].update(due="2026-12-01T10:00"), "tasks[0].due:"),
-    "a newer version": (lambda d: d.update(version=2), "version: 2 is newer"),
-    "unknown field": (lambda d: d["tasks"][0].update(colour="red"), "tasks[0].colour"),
+    "naive due": (broken(lambda d, t: t["Draft"].update(due="2026-12-01T10:00")), ".due:"),
+    "a newer version": (broken(lambda d, t: d.update(version=2)), "version: 2 is newer"),
+    "unknown field": (broken(lambda d, t: t["Draft"].update(colour="red")), ".colour"),
+    "a subtask in another project than its parent": (
+        broken(lambda d, t: t["Outline"].update(project_id=d["projects"][0]["id"])),
+        ".parent_id: a subtask stays in its parent's project",
+    ),
+    "a comment too long": (
+        broken(lambda d, t: t["Draft"]["comments"][0].update(text="x" * 10_001)),
+        ".comments[0].text:",
+    ),
 }
 
 
 @pytest.mark.parametrize("case", list(BROKEN))
-async def test_a_bad_document_names_the_field_and_writes_nothing(services, alice, case):
-    await fill_account(services, alice.user)
-    document = await export_json(services, alice.user)
+async def test_a_bad_document_names_the_field_and_writes_nothing(filled, case):
+    document = json.loads(json.dumps(filled.exported))
     break_it, expected = BROKEN[case]
     break_it(document)
-    dave = await make_account(services, "dave")
-    before = comparable(await export_json(services, dave.user))
+    dave = await filled.fresh()
+    before = await export_json(filled.services, dave.user)
 
     with pytest.raises(ValidationFailed) as failed:
-        await services.portability.import_file(
+        await filled.services.portability.import_file(
             user=dave.user, text=json.dumps(document), filename="alice.json"
         )
 
     assert expected in failed.value.message
+    assert failed.value.field.startswith(("tasks[", "version"))
     assert "\n" not in failed.value.message
-    assert comparable(await export_json(services, dave.user)) == before
+    after = await export_json(filled.services, dave.user)
+    assert comparable(after) == comparable(before)
 
 
-async def test_subtasks_deeper_than_four_levels_are_refused(services, alice):
-    document = await export_json(services, alice.user)
+async def test_subtasks_deeper_than_four_levels_are_refused(filled):
+    erin = await filled.fresh()
+    document = await export_json(filled.services, erin.user)
     inbox = document["projects"][0]["id"]
     document["tasks"] = [
         {"id": n, "project_id": inbox, "parent_id": n - 1 if n > 1 else None,
@@ -155,9 +214,20 @@ async def test_subtasks_deeper_than_four_levels_are_refused(services, alice):
     ]  # fmt: skip
 
     with pytest.raises(ValidationFailed) as failed:
-        await services.portability.import_file(
-            user=alice.user, text=json.dumps(document), filename="deep.json"
+        await filled.services.portability.import_file(
+            user=erin.user, text=json.dumps(document), filename="deep.json"
         )
 
     assert failed.value.field == "tasks[4].parent_id"
     assert "at most 4 levels" in failed.value.rule
+
+
+async def test_a_loop_of_subtasks_in_the_file_is_refused(filled):
+    document = json.loads(json.dumps(filled.exported))
+    by_title = {t["title"]: t for t in document["tasks"]}
+    by_title["Plan the launch"]["parent_id"] = by_title["Outline"]["id"]
+
+    with pytest.raises(ValidationFailed) as failed:
+        await filled.imported(document)
+
+    assert "make a cycle" in failed.value.rule
