@@ -70,7 +70,7 @@ class PortabilityService:
                 )
         except IntegrityError:  # e.g. a project of that name made meanwhile
             raise Conflict("the account changed during the import; nothing was imported") from None
-        logger.info("imported into user %s: %s", user.id, summary)
+        logger.debug("imported into user %s: %s", user.id, summary)
         if self.tasks.metrics:
             self.tasks.metrics.tasks_created.inc(summary.tasks)
         return summary
