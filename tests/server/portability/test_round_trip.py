@@ -5,16 +5,21 @@ into accounts of its own."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from server.activity.models import ActivityQuery
 from server.errors import ValidationFailed
+from server.portability.models import ExportDocument
 from server.projects.models import ProjectCreate
 from server.runtime import open_runtime
 from server.services import Services
@@ -231,3 +236,91 @@ async def test_a_loop_of_subtasks_in_the_file_is_refused(filled):
         await filled.imported(document)
 
     assert "make a cycle" in failed.value.rule
+
+
+# -- any valid document survives import and export -------------------------------------------
+
+WHEN = st.datetimes(
+    min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
+)
+TEXT = st.characters(exclude_categories=("Cc", "Cs", "Zl", "Zp"))
+WORD = st.text(st.characters(categories=("L", "N")), min_size=1, max_size=12)
+RULES = (None, "FREQ=DAILY", "FREQ=WEEKLY;BYDAY=MO,FR", "FREQ=MONTHLY;BYMONTHDAY=15")
+
+
+@st.composite
+def documents(draw: st.DrawFn) -> dict[str, Any]:
+    """An export document that follows every rule, in shuffled order (subtasks may come
+    before their parents), with unique titles so tasks are told apart without ids."""
+    projects = [{"id": 1, "name": "Inbox", "inbox": True, "created_at": draw(WHEN)}]
+    for k in range(draw(st.integers(0, 2))):
+        projects.append({
+            "id": 10 + k, "name": f"P{k} {draw(WORD)}", "archived": draw(st.booleans()),
+            "color": draw(st.none() | st.sampled_from(["#e05d44", "#00AA11"])),
+            "created_at": draw(WHEN),
+        })  # fmt: skip
+    tasks: list[dict[str, Any]] = []
+    depth: dict[int, int] = {}
+    for i in range(draw(st.integers(0, 7))):
+        task_id = 100 + 3 * i
+        eligible = [t for t in tasks if depth[t["id"]] < 4]
+        parent = draw(st.none() | st.sampled_from(eligible)) if eligible else None
+        depth[task_id] = depth[parent["id"]] + 1 if parent else 1
+        rule = draw(st.sampled_from(RULES))
+        completed, deleted = draw(st.booleans()), draw(st.booleans())
+        befores = draw(st.lists(st.integers(1, 10_000), unique=True, max_size=3))
+        ats = draw(st.lists(WHEN, unique=True, max_size=2))
+        tasks.append({
+            "id": task_id,
+            "project_id": parent["project_id"] if parent else draw(
+                st.sampled_from([p["id"] for p in projects])
+            ),
+            "parent_id": parent and parent["id"],
+            "title": (f"T{i} " + draw(st.text(TEXT, max_size=30))).strip(),
+            "description": draw(st.none() | st.text(TEXT, max_size=60)),
+            "completed": completed,
+            "completed_at": draw(WHEN) if completed else None,
+            "priority": draw(st.sampled_from([None, "high", "medium", "low"])),
+            "tags": draw(st.lists(WORD, max_size=3, unique_by=str.lower)),
+            "due": draw(st.none() | WHEN),
+            "recurrence": rule,
+            "series_id": str(draw(st.uuids())) if rule else None,
+            "reminders": [
+                {"before_minutes": m, "fired": draw(st.booleans())} for m in befores
+            ] + [{"at": at, "fired": draw(st.booleans())} for at in ats],
+            "last_alert": draw(st.sampled_from([None, "due", "overdue"])),
+            "created_at": draw(WHEN),
+            "deleted_at": draw(WHEN) if deleted else None,
+            "deleted_with": f"task:{task_id}" if deleted else None,
+            "comments": draw(st.lists(
+                st.fixed_dictionaries({"text": st.text(TEXT, min_size=1, max_size=40),
+                                       "created_at": WHEN}),
+                max_size=2,
+            )),
+        })  # fmt: skip
+    document = ExportDocument.model_validate({
+        "format": "todo-agent", "version": 1, "exported_at": draw(WHEN),
+        "user": {"name": "someone", "timezone": draw(st.sampled_from(
+            ["UTC", "Europe/Paris", "Asia/Kolkata", "America/St_Johns"]
+        ))},
+        "projects": projects,
+        "tasks": draw(st.permutations(tasks)),
+    })  # fmt: skip
+    return json.loads(document.model_dump_json())
+
+
+async def test_any_valid_document_survives_an_import_and_an_export(filled):
+    loop = asyncio.get_running_loop()
+
+    @settings(max_examples=10, deadline=None, derandomize=True, suppress_health_check=[
+        HealthCheck.too_slow, HealthCheck.data_too_large
+    ])  # fmt: skip
+    @given(document=documents())
+    def round_trip(document: dict[str, Any]) -> None:
+        async def run() -> dict[str, Any]:
+            return await export_json(filled.services, await filled.imported(document))
+
+        again = asyncio.run_coroutine_threadsafe(run(), loop).result()
+        assert comparable(again) == comparable(document)
+
+    await asyncio.to_thread(round_trip)
