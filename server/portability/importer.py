@@ -40,7 +40,7 @@ from server.tasks.service import TaskService
 from server.tasks.work import TaskWork
 from server.users.models import User
 from server.users.service import EMAIL_PATTERN, validate_timezone
-from server.users.settings import put_setting
+from server.users.settings import SECRET_NAMES, put_setting
 from server.validation import parse_model
 
 SETTING_NAME_MAX = 64
@@ -119,6 +119,8 @@ async def _apply_settings(session: AsyncSession, user: User, plan: Plan) -> None
             raise ValidationFailed("user.email", "must look like name@example.com")
         user.email = plan.email
     for name, value in plan.settings.items():
+        if name in SECRET_NAMES:
+            raise ValidationFailed(f"settings.{name}", "is a secret of the account: not imported")
         if not 0 < len(name) <= SETTING_NAME_MAX or len(value) > SETTING_VALUE_MAX:
             raise ValidationFailed(
                 f"settings.{name[:SETTING_NAME_MAX]}",

@@ -17,6 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.db import utcnow
 from server.users.models import User, UserSetting
 
+# Settings that are credentials: kept with their digest, never exported nor imported.
+SECRET_NAMES = frozenset({"calendar.feed_key"})
+
 
 def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()

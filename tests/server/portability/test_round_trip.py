@@ -176,6 +176,14 @@ BROKEN = {
     ),
     "naive due": (broken(lambda d, t: t["Draft"].update(due="2026-12-01T10:00")), ".due:"),
     "a newer version": (broken(lambda d, t: d.update(version=2)), "version: 2 is newer"),
+    "a secret setting": (
+        broken(lambda d, t: d["settings"].update({"calendar.feed_key": "guessed"})),
+        "settings.calendar.feed_key: is a secret of the account: not imported",
+    ),
+    "a bad timezone": (
+        broken(lambda d, t: d["user"].update(timezone="Mars/Base")),
+        "user.timezone: 'Mars/Base' is not an IANA timezone",
+    ),
     "unknown field": (broken(lambda d, t: t["Draft"].update(colour="red")), ".colour"),
     "a subtask in another project than its parent": (
         broken(lambda d, t: t["Outline"].update(project_id=d["projects"][0]["id"])),
@@ -202,7 +210,7 @@ async def test_a_bad_document_names_the_field_and_writes_nothing(filled, case):
         )
 
     assert expected in failed.value.message
-    assert failed.value.field.startswith(("tasks[", "version"))
+    assert failed.value.field.startswith(("tasks[", "version", "settings.", "user."))
     assert "\n" not in failed.value.message
     after = await export_json(filled.services, dave.user)
     assert comparable(after) == comparable(before)
