@@ -52,6 +52,7 @@ FIELD_COLUMNS = {
     "due": "DATE",
     "recurrence": "DATE",
     "comments": "CONTENT",
+    "name": "CONTENT",
 }
 LABEL = re.compile(r"(?:^|\s)@([^\s@]+)")
 SIMPLE_REPEATS = {
