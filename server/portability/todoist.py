@@ -15,10 +15,10 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from server.db import utcnow
 from server.errors import ValidationFailed
 from server.portability.models import (
     Plan,
@@ -257,7 +257,7 @@ def _when(line: int, value: str, timezone: str) -> tuple[Any, str | None]:
             "optional time, are understood",
         )
     # No time: from today, all day (a due at midnight is a date).
-    today = datetime.now(ZoneInfo(timezone)).date().isoformat()
+    today = utcnow().astimezone(ZoneInfo(timezone)).date().isoformat()
     return _date(field, f"{today} {time}".strip() if time else today, timezone), SIMPLE_REPEATS[
         unit
     ]
