@@ -50,8 +50,17 @@ def parse_json(text: str) -> Plan:
 def plan_of(document: ExportDocument) -> Plan:
     project_keys = _unique_ids("projects", [p.id for p in document.projects])
     task_index = _unique_ids("tasks", [t.id for t in document.tasks])
+    followed: dict[int, int] = {}
     for index, task in enumerate(document.tasks):
         _check_refs(index, task, project_keys, task_index)
+        if task.occurrence_of is not None:
+            if task.occurrence_of in followed:
+                raise ValidationFailed(
+                    f"tasks[{index}].occurrence_of",
+                    f"task {task.occurrence_of} is already followed by "
+                    f"tasks[{followed[task.occurrence_of]}]",
+                )
+            followed[task.occurrence_of] = index
     projects = [
         PlannedProject(
             key=project.id,

@@ -189,6 +189,15 @@ BROKEN = {
         broken(lambda d, t: t["Outline"].update(project_id=d["projects"][0]["id"])),
         ".parent_id: a subtask stays in its parent's project",
     ),
+    "two next occurrences of one task": (
+        broken(
+            lambda d, t: (
+                t["Draft"].update(occurrence_of=t["Plan the launch"]["id"])
+                or t["Outline"].update(occurrence_of=t["Plan the launch"]["id"])
+            )
+        ),
+        ".occurrence_of: task ",
+    ),
     "a comment too long": (
         broken(lambda d, t: t["Draft"]["comments"][0].update(text="x" * 10_001)),
         ".comments[0].text:",
