@@ -27,6 +27,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from record import record  # noqa: E402
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # noqa: E402
 from sqlalchemy import insert  # noqa: E402
@@ -285,6 +288,21 @@ async def main() -> None:
     ratio = measured["throughput"] / baseline["throughput"]
     goals = "ok" if ratio >= 0.25 and measured["throughput"] >= 20_000 else "BELOW GOAL"
     print(f"throughput ratio ours / raw: {ratio:.2f} (goals >= 0.25 and >= 20,000/s: {goals})")
+    record(
+        "P5",
+        f"events throughput vs raw aiokafka ({args.db})",
+        f"{measured['throughput']:,.0f}/s = {ratio:.2f} of raw {baseline['throughput']:,.0f}/s",
+        ">= 0.25 and >= 20,000/s",
+        ratio >= 0.25 and measured["throughput"] >= 20_000,
+    )
+    p99 = measured["p99"] * 1000
+    record(
+        "P5",
+        f"events commit-to-consume p99 at {args.rate:,.0f}/s ({args.db})",
+        f"{p99:.0f} ms (raw {baseline['p99'] * 1000:.0f} ms)",
+        "<= 50 ms",
+        p99 <= 50,
+    )
 
 
 if __name__ == "__main__":

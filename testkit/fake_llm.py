@@ -362,12 +362,15 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=9999)
     parser.add_argument("--reply", help="always answer with this text instead of the echo")
     parser.add_argument("--rules", metavar="FILE", help="answer by the rules of this YAML file")
+    parser.add_argument(
+        "--hang", action="store_true", help="never finish a stream after the reply's text"
+    )
     args = parser.parse_args()
     fake = FakeLLM()
     if args.rules:
         load_rules(fake, args.rules)
-    if args.reply:
-        fake.rule("", args.reply)
+    if args.reply or args.hang:
+        fake.rule("", Reply(text=args.reply or "Thinking", hang=args.hang))
 
     async def run() -> None:
         async with fake.serve(port=args.port) as url:
