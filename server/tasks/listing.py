@@ -1,7 +1,11 @@
 """Listing a user's tasks: filters, sort orders and keyset paging, read in index order.
 
 A Core select of just the listed columns on `Database.run`: listing is the hot path, and
-skipping the ORM's identity map and instances halves its cost.
+skipping the ORM's identity map and instances halves its cost. Each sort has an index per
+status (pending or completed, and all); due-date filters are also written as a range of
+`due_sort`, so the default order reads just that range; a text or tag filter first asks
+the search index which tasks can match (server/tasks/search.py). So no listing reads a
+user's whole history to fill a page.
 """
 
 from __future__ import annotations
@@ -16,9 +20,18 @@ from server.errors import ValidationFailed
 from server.paging import decode_cursor, encode_cursor
 from server.projects.queries import not_in_archived
 from server.tasks.dates import resolve_due
-from server.tasks.models import LIST_LIMIT_MAX, Sort, Status, Task, TaskPage, TaskQuery
+from server.tasks.models import (
+    LIST_LIMIT_MAX,
+    NO_DUE,
+    Sort,
+    Status,
+    Task,
+    TaskPage,
+    TaskQuery,
+)
 from server.tasks.queries import PUBLIC_COLUMNS, public_from
-from server.tasks.rules import normalize_tags
+from server.tasks.rules import PRIORITY_RANK, normalize_tags
+from server.tasks.search import candidates
 from server.users.models import User
 from server.validation import no_nul
 
@@ -54,7 +67,7 @@ def listing(
     # PostgreSQL reads an index in order only when it sees them there (it does not treat
     # `deleted_at IS NULL` as fixing a column), instead of sorting every matching row.
     fixed = [] if query.status in (Status.deleted, Status.all) else [Task.completed]
-    if query.status != Status.deleted:
+    if query.status != Status.deleted:  # the `all` indexes start (user_id, deleted_at)
         fixed.insert(0, Task.deleted_at)
     order = [k.desc() if descending else k.asc() for k in (*fixed, *keys)]
     return stmt.order_by(*order).limit(query.limit + 1)
@@ -71,7 +84,15 @@ async def list_page(
     """One page of the user's tasks (of `project_id` when given, resolved from
     `query.project`); `next_cursor` continues after its last task."""
     stmt = listing(user, query, project_id=project_id, overdue_after_minutes=overdue_after_minutes)
-    rows = await db.run(lambda conn: conn.execute(stmt).all())
+    tag, words = search_terms(query)
+
+    def read(conn):
+        ids = None
+        if tag is not None or words is not None:
+            ids = candidates(conn, user_id=user.id, tag=tag, words=words)
+        return conn.execute(stmt if ids is None else stmt.where(Task.id.in_(ids))).all()
+
+    rows = await db.run(read)
     more = len(rows) > query.limit
     rows = rows[: query.limit]
     sort = Sort(query.sort)
@@ -91,18 +112,14 @@ def filters(user: User, query: TaskQuery, overdue_after_minutes: int) -> list[Co
         found.append(Task.completed == false())
     elif query.status == Status.completed:
         found.append(Task.completed == true())
-    if query.priority is not None:
-        found.append(Task.priority == query.priority.value)
+    if query.priority is not None:  # the rank, which the priority indexes hold
+        found.append(Task.priority_rank == PRIORITY_RANK[query.priority])
     if query.parent_id is not None:
         found.append(Task.parent_id == query.parent_id)
-    if query.tag is not None:
-        try:
-            tag = normalize_tags([query.tag])[0].lower()
-        except ValidationFailed as exc:
-            raise ValidationFailed("tag", exc.rule) from None
+    tag, text = search_terms(query)
+    if tag is not None:
         found.append(Task.tags_key.like(f"%|{_like_escape(tag)}|%", escape="\\"))
-    if query.query is not None and query.query.strip():
-        text = no_nul("query", query.query.strip().lower())
+    if text is not None:
         pattern = f"%{_like_escape(text)}%"
         found.append(
             or_(
@@ -110,19 +127,34 @@ def filters(user: User, query: TaskQuery, overdue_after_minutes: int) -> list[Co
                 func.lower(func.coalesce(Task.description, "")).like(pattern, escape="\\"),
             )
         )
+    # Each due condition also bounds `due_sort` (`due`, or NO_DUE for undated tasks), which
+    # the default order's indexes read as a range.
     if query.due_before is not None:
         before = resolve_due(query.due_before, user.timezone, now=now, field="due_before")
-        found.append(Task.due < before)
+        found += [Task.due < before, Task.due_sort < before]
     if query.due_after is not None:
         after = resolve_due(query.due_after, user.timezone, now=now, field="due_after")
-        found.append(Task.due > after)
+        found += [Task.due > after, Task.due_sort > after, Task.due_sort < NO_DUE]
     # Overdue means what the alerts mean: OVERDUE_AFTER_MINUTES past the due time.
     overdue_at = now - timedelta(minutes=overdue_after_minutes)
     if query.overdue is True:
-        found += [Task.completed == false(), Task.due < overdue_at]
+        found += [Task.completed == false(), Task.due < overdue_at, Task.due_sort < overdue_at]
     elif query.overdue is False:
-        found.append(or_(Task.due.is_(None), Task.due >= overdue_at))
+        found += [or_(Task.due.is_(None), Task.due >= overdue_at), Task.due_sort >= overdue_at]
     return found
+
+
+def search_terms(query: TaskQuery) -> tuple[str | None, str | None]:
+    """The tag (lower case) and the text (trimmed, lower case) a listing filters on."""
+    tag = text = None
+    if query.tag is not None:
+        try:
+            tag = normalize_tags([query.tag])[0].lower()
+        except ValidationFailed as exc:
+            raise ValidationFailed("tag", exc.rule) from None
+    if query.query is not None and query.query.strip():
+        text = no_nul("query", query.query.strip().lower())
+    return tag, text
 
 
 def sort_keys(sort: Sort) -> tuple[list[Any], bool]:

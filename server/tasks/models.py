@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 from pydantic import Field as Rule
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from server.db import UTCDateTime, utcnow
@@ -243,6 +243,12 @@ class Task(SQLModel, table=True):
             "id",
         ),
         Index("ix_tasks_list_created", "user_id", "deleted_at", "completed", "created_at", "id"),
+        Index("ix_tasks_list_title", "user_id", "deleted_at", "completed", text("lower(title)"), "id"),
+        # `status=all`: the same orders over pending and completed tasks together.
+        Index("ix_tasks_all_due", "user_id", "deleted_at", "due_sort", "id"),
+        Index("ix_tasks_all_priority", "user_id", "deleted_at", "priority_rank", "due_sort", "id"),
+        Index("ix_tasks_all_created", "user_id", "deleted_at", "created_at", "id"),
+        Index("ix_tasks_all_title", "user_id", "deleted_at", text("lower(title)"), "id"),
         Index("ix_tasks_user_updated", "user_id", "updated_at"),
         Index("ix_tasks_next_alert", "next_alert_at"),
         # One project's tasks, and one task's subtasks (and their open count), in due order.
