@@ -28,7 +28,6 @@ import contextlib
 import json
 import os
 import re
-import socket
 import sys
 import tempfile
 import time

@@ -29,9 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from record import record  # noqa: E402
-
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # noqa: E402
+from record import record  # noqa: E402
 from sqlalchemy import insert  # noqa: E402
 
 from server.config import Settings  # noqa: E402
@@ -204,8 +203,8 @@ async def raw(args, bootstrap: str) -> dict[str, float]:
             batches = await consumer.getmany(timeout_ms=1000)
             for partition, records in batches.items():
                 now = time.perf_counter()
-                for record in records:
-                    arrived.setdefault(record.key, now)
+                for message in records:
+                    arrived.setdefault(message.key, now)
                 await consumer.commit({partition: records[-1].offset + 1})
             if len(arrived) >= expected:
                 done.set()

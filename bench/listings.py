@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import logging
 import statistics
 import sys
 import tempfile
@@ -28,9 +30,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from record import quick, record  # noqa: E402
 from sqlalchemy import insert, select, text  # noqa: E402
 
-from record import quick, record  # noqa: E402
 from server.config import Settings  # noqa: E402
 from server.projects.models import Project, ProjectCreate  # noqa: E402
 from server.runtime import open_runtime  # noqa: E402
@@ -122,30 +124,53 @@ async def seed(services, count: int) -> tuple[object, int]:
     return user, parent.id
 
 
-async def measure(database_url: str, count: int, runs: int) -> dict[str, float]:
+async def prepared(database_url: str, count: int, stack: contextlib.AsyncExitStack):
+    """An open runtime on a seeded database, and each case's query for it."""
     settings = Settings(_env_file=None, database_url=database_url)
-    async with open_runtime(settings, events=False) as runtime:
-        services = runtime.services
-        user, parent_id = await seed(services, count)
-        first = await services.tasks.list_tasks(user=user, query=TaskQuery())
-        medians = {}
-        for name, case in CASES.items():
-            args = dict(case)
-            if args.get("parent_id") == "parent":
-                args["parent_id"] = parent_id
-            for key in ("due_before", "due_after"):
-                if key in args:
-                    args[key] = datetime.now(UTC) + args[key]
-            if args.get("cursor") == "next":
-                args["cursor"] = first.next_cursor
-            query = TaskQuery(**args)
-            timings = []
-            for _ in range(runs + 1):
-                began = time.perf_counter()
-                page = await services.tasks.list_tasks(user=user, query=query)
-                timings.append(time.perf_counter() - began)
-            assert page.tasks or name.startswith("parent"), name
-            medians[name] = statistics.median(timings[1:])
+    runtime = await stack.enter_async_context(open_runtime(settings, events=False))
+    services = runtime.services
+    user, parent_id = await seed(services, count)
+    first = await services.tasks.list_tasks(user=user, query=TaskQuery())
+    queries = {}
+    for name, case in CASES.items():
+        args = dict(case)
+        if args.get("parent_id") == "parent":
+            args["parent_id"] = parent_id
+        for key in ("due_before", "due_after"):
+            if key in args:
+                args[key] = datetime.now(UTC) + args[key]
+        if args.get("cursor") == "next":
+            args["cursor"] = first.next_cursor
+        queries[name] = TaskQuery(**args)
+    return services, user, queries
+
+
+async def timed(services, user, query: TaskQuery) -> float:
+    began = time.perf_counter()
+    page = await services.tasks.list_tasks(user=user, query=query)
+    elapsed = time.perf_counter() - began
+    assert page.tasks or query.parent_id, query
+    return elapsed
+
+
+async def measure(urls, sizes: tuple[int, int], runs: int) -> dict[int, dict[str, float]]:
+    """Median time of each case at each size; the sizes' reads alternate, so the machine's
+    drift hits both alike."""
+    async with contextlib.AsyncExitStack() as stack:
+        opened = {}
+        for size in sizes:
+            print(f"{size:,} tasks of one user", flush=True)
+            opened[size] = await prepared(next(urls), size, stack)
+        medians: dict[int, dict[str, float]] = {size: {} for size in sizes}
+        for name in CASES:
+            timings: dict[int, list[float]] = {size: [] for size in sizes}
+            for run in range(runs + 1):
+                for size, (services, user, queries) in opened.items():
+                    elapsed = await timed(services, user, queries[name])
+                    if run:  # the first read of each warms the caches
+                        timings[size].append(elapsed)
+            for size in sizes:
+                medians[size][name] = statistics.median(timings[size])
         return medians
 
 
@@ -169,14 +194,12 @@ async def main() -> None:
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--small", type=int, default=10_000)
     parser.add_argument("--large", type=int, default=50_000 if quick() else 200_000)
-    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--runs", type=int, default=21)
     args = parser.parse_args()
-    results = {}
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory() as workdir:
         urls = database_urls(args.db, workdir)
-        for size in (args.small, args.large):
-            print(f"{args.db}: {size:,} tasks of one user", flush=True)
-            results[size] = await measure(next(urls), size, args.runs)
+        results = await measure(urls, (args.small, args.large), args.runs)
         urls.close()
     print(f"{'case':<28} {args.small:>9,} {args.large:>9,}  ratio (ms, median of {args.runs})")
     worst = ("", 0.0)

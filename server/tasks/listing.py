@@ -40,9 +40,15 @@ CURSOR_KINDS = {Sort.due: "di", Sort.priority: "idi", Sort.title: "si", Sort.cre
 
 
 def listing(
-    user: User, query: TaskQuery, *, project_id: int | None, overdue_after_minutes: int
+    user: User,
+    query: TaskQuery,
+    *,
+    project_id: int | None,
+    overdue_after_minutes: int,
+    candidate_ids: list[int] | None = None,
 ) -> Select:
-    """The statement that reads one page of `query` (one row more, to know if there is more)."""
+    """The statement that reads one page of `query` (one row more, to know if there is more),
+    among `candidate_ids` when given (see `owner_columns`)."""
     if not 1 <= query.limit <= LIST_LIMIT_MAX:
         raise ValidationFailed("limit", f"must be between 1 and {LIST_LIMIT_MAX}")
     sort = Sort(query.sort)
@@ -52,9 +58,12 @@ def listing(
         # The cursor carries the database's own lower(title): Python's lower() differs
         # from SQLite's (ASCII only) and PostgreSQL's on non-ASCII titles.
         columns = [*PUBLIC_COLUMNS, keys[0].label("title_key")]
-    where = filters(user, query, overdue_after_minutes)
+    owner, project, parent = owner_columns(narrowed=candidate_ids is not None)
+    where = filters(user, query, overdue_after_minutes, owner=owner, parent=parent)
+    if candidate_ids is not None:
+        where.append(Task.id.in_(candidate_ids))
     if project_id is not None:
-        where.append(Task.project_id == project_id)
+        where.append(project == project_id)
     elif query.parent_id is None:
         where.append(not_in_archived(Task.project_id, user.id))  # hidden unless asked for
     stmt = select(*columns).where(*where)
@@ -90,7 +99,16 @@ async def list_page(
         ids = None
         if tag is not None or words is not None:
             ids = candidates(conn, user_id=user.id, tag=tag, words=words)
-        return conn.execute(stmt if ids is None else stmt.where(Task.id.in_(ids))).all()
+        if ids is not None:
+            narrowed = listing(
+                user,
+                query,
+                project_id=project_id,
+                overdue_after_minutes=overdue_after_minutes,
+                candidate_ids=ids,
+            )
+            return conn.execute(narrowed).all()
+        return conn.execute(stmt).all()
 
     rows = await db.run(read)
     more = len(rows) > query.limit
@@ -101,9 +119,30 @@ async def list_page(
     return TaskPage(tasks=tasks, next_cursor=cursor)
 
 
-def filters(user: User, query: TaskQuery, overdue_after_minutes: int) -> list[ColumnElement[bool]]:
+def owner_columns(*, narrowed: bool) -> tuple[Any, Any, Any]:
+    """The user, project and parent columns as a listing's conditions name them.
+
+    A listing narrowed to the search index's candidates reads those few rows by primary
+    key and sorts them. Every other index of `tasks` starts with one of these columns, and
+    a planner without statistics (SQLite's, unless ANALYZE ran) would rather walk one of
+    them in sort order, through the user's whole history; written as `column + 0`, which
+    no index serves, they leave it only the primary key.
+    """
+    if narrowed:
+        return Task.user_id + 0, Task.project_id + 0, Task.parent_id + 0
+    return Task.user_id, Task.project_id, Task.parent_id
+
+
+def filters(
+    user: User,
+    query: TaskQuery,
+    overdue_after_minutes: int,
+    *,
+    owner: Any = Task.user_id,
+    parent: Any = Task.parent_id,
+) -> list[ColumnElement[bool]]:
     now = utcnow()
-    found: list[ColumnElement[bool]] = [Task.user_id == user.id]
+    found: list[ColumnElement[bool]] = [owner == user.id]
     if query.status == Status.deleted:
         found.append(Task.deleted_at.is_not(None))
     else:
@@ -115,7 +154,7 @@ def filters(user: User, query: TaskQuery, overdue_after_minutes: int) -> list[Co
     if query.priority is not None:  # the rank, which the priority indexes hold
         found.append(Task.priority_rank == PRIORITY_RANK[query.priority])
     if query.parent_id is not None:
-        found.append(Task.parent_id == query.parent_id)
+        found.append(parent == query.parent_id)
     tag, text = search_terms(query)
     if tag is not None:
         found.append(Task.tags_key.like(f"%|{_like_escape(tag)}|%", escape="\\"))

@@ -243,7 +243,9 @@ class Task(SQLModel, table=True):
             "id",
         ),
         Index("ix_tasks_list_created", "user_id", "deleted_at", "completed", "created_at", "id"),
-        Index("ix_tasks_list_title", "user_id", "deleted_at", "completed", text("lower(title)"), "id"),
+        Index(
+            "ix_tasks_list_title", "user_id", "deleted_at", "completed", text("lower(title)"), "id"
+        ),
         # `status=all`: the same orders over pending and completed tasks together.
         Index("ix_tasks_all_due", "user_id", "deleted_at", "due_sort", "id"),
         Index("ix_tasks_all_priority", "user_id", "deleted_at", "priority_rank", "due_sort", "id"),

@@ -19,11 +19,21 @@ filters (server/tasks/listing.py) stay in every case; the index only narrows.
 
 from __future__ import annotations
 
-from sqlalchemy import ARRAY, Connection, Text, bindparam, func, literal_column, select, text
-from sqlalchemy.dialects.postgresql import array
+from sqlalchemy import Connection, Text, bindparam, cast, func, literal_column, select, text
+from sqlalchemy.dialects.postgresql import ARRAY, array
 
 from server.tasks.models import Task
 
+# What migration 0010 adds outside the models: SQLite's search table (with the tables FTS5
+# keeps its index in) and PostgreSQL's tag index, both read through raw SQL here.
+SEARCH_SCHEMA = {
+    "tasks_search",
+    "tasks_search_config",
+    "tasks_search_data",
+    "tasks_search_docsize",
+    "tasks_search_idx",
+    "ix_tasks_tags",
+}
 # Above this many possible matches a listing reads in its sort order instead.
 MAX_CANDIDATES = 500
 TRIGRAM = 3
@@ -50,11 +60,12 @@ def match_expression(tag: str | None, words: str | None) -> str | None:
 
 
 def postgres_tag_candidates(user_id: int, tag: str):
-    """The user's tasks with `tag`, read from ix_tasks_tags (one more than the cap)."""
+    """The user's tasks with `tag`, read from ix_tasks_tags (one more than the cap); the
+    user is checked on those rows (`+ 0`: not through an index of the user's tasks)."""
     return (
         select(Task.id)
-        .where(TAG_ARRAY.contains(array([bindparam("tag", tag, type_=Text)])))
-        .where(Task.user_id == user_id)
+        .where(TAG_ARRAY.contains(array([cast(bindparam("tag", tag), Text)])))
+        .where(Task.user_id + 0 == user_id)
         .limit(MAX_CANDIDATES + 1)
     )
 

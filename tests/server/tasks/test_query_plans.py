@@ -1,20 +1,22 @@
-"""The reads of projects, subtasks, activity and what next go through indexes, in index
-order, on both engines (EXPLAIN)."""
+"""The reads of tasks, projects, subtasks, activity and what next go through indexes, in
+index order, on both engines (EXPLAIN): no listing reads a user's whole history."""
 
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Select, func, select, text
+from sqlalchemy import Select, func, insert, select, text
 
 from server.activity.models import Activity
+from server.db import utcnow
 from server.tasks.listing import listing
-from server.tasks.models import Task, TaskQuery
+from server.tasks.models import NO_DUE, Task, TaskQuery
+from server.tasks.search import SQLITE_CANDIDATES, postgres_tag_candidates
 
 
-async def plan(services, stmt: Select) -> str:
-    """The query plan of `stmt`. PostgreSQL is told to avoid sequential scans and sorts
-    wherever it can, so the plan shows whether an index serves the query and its order
-    (its tables here are too small for it to prefer one)."""
+async def plan(services, stmt: Select, *, sort: bool = False) -> str:
+    """The query plan of `stmt`. PostgreSQL is told to avoid sequential scans and (unless
+    `sort`) sorts wherever it can, so the plan shows whether an index serves the query and
+    its order (its tables here are too small for it to prefer one)."""
     db = services.db
     compiled = stmt.compile(db.engine, compile_kwargs={"literal_binds": True})
     async with db.engine.connect() as conn:
@@ -22,9 +24,36 @@ async def plan(services, stmt: Select) -> str:
             found = await conn.execute(text(f"EXPLAIN QUERY PLAN {compiled}"))
             return " ".join(str(row[-1]) for row in found)
         await conn.execute(text("SET enable_seqscan = off"))
-        await conn.execute(text("SET enable_sort = off"))
+        if not sort:
+            await conn.execute(text("SET enable_sort = off"))
         found = await conn.execute(text(f"EXPLAIN {compiled}"))
         return " ".join(row[0] for row in found)
+
+
+async def seed_history(services, account, count: int) -> None:
+    project_id = (await services.projects.list_projects(user=account.user)).projects[0].id
+    now = utcnow()
+    rows = [
+        {
+            "user_id": account.user.id,
+            "project_id": project_id,
+            "title": f"task {i}",
+            "completed": i % 3 > 0,
+            "tags": [],
+            "tags_key": "|",
+            "due_sort": NO_DUE,
+            "reminders": [],
+            "created_at": now,
+            "updated_at": now,
+        }
+        for i in range(count)
+    ]
+    async with services.db.transaction() as session:
+        await session.execute(insert(Task.__table__), rows)
+    if not services.db.is_sqlite:
+        async with services.db.engine.connect() as conn:
+            await conn.execute(text("ANALYZE tasks"))
+            await conn.commit()
 
 
 def unsorted(found: str) -> bool:
@@ -39,8 +68,28 @@ def unsorted(found: str) -> bool:
         ({"status": "completed"}, None, "ix_tasks_list_due"),
         ({}, 7, "ix_tasks_project_list"),
         ({"parent_id": 7}, None, "ix_tasks_parent_list"),
+        ({"sort": "title"}, None, "ix_tasks_list_title"),
+        ({"sort": "created", "status": "completed"}, None, "ix_tasks_list_created"),
+        ({"priority": "high"}, None, "ix_tasks_list_priority"),
+        ({"status": "all"}, None, "ix_tasks_all_due"),
+        ({"status": "all", "sort": "priority"}, None, "ix_tasks_all_priority"),
+        ({"status": "all", "sort": "created"}, None, "ix_tasks_all_created"),
+        ({"status": "all", "sort": "title"}, None, "ix_tasks_all_title"),
     ],
-    ids=["pending", "by priority", "completed", "project", "subtasks"],
+    ids=[
+        "pending",
+        "by priority",
+        "completed",
+        "project",
+        "subtasks",
+        "by title",
+        "completed by creation",
+        "one priority by due",
+        "all",
+        "all by priority",
+        "all by creation",
+        "all by title",
+    ],
 )
 async def test_listings_read_their_index_in_order(services, alice, query, project_id, index):
     stmt = listing(alice.user, TaskQuery(**query), project_id=project_id, overdue_after_minutes=60)
@@ -80,3 +129,55 @@ async def test_listings_read_their_index_in_order(services, alice, query, projec
 )
 async def test_other_new_reads_use_their_index(services, stmt, index):
     assert index in await plan(services, stmt)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"due_before": "2030-01-01T00:00:00Z"},
+        {"due_after": "2030-01-01T00:00:00Z"},
+        {"overdue": True},
+        {"overdue": False},
+    ],
+    ids=["due before", "due after", "overdue", "not overdue"],
+)
+async def test_due_filters_read_only_their_range_of_the_due_order(services, alice, query):
+    stmt = listing(alice.user, TaskQuery(**query), project_id=None, overdue_after_minutes=60)
+
+    found = await plan(services, stmt)
+
+    assert "ix_tasks_list_due" in found and unsorted(found), found
+    if services.db.is_sqlite:
+        assert "due_sort>" in found or "due_sort<" in found, found
+    else:
+        assert "Index Cond: " in found and "due_sort" in found.split("Index Cond: ", 1)[1]
+
+
+async def test_a_listing_narrowed_by_the_search_index_reads_just_those_tasks(services, alice):
+    # A history of a few thousand tasks, with the statistics PostgreSQL keeps by itself
+    # (SQLite has none: the narrowed listing must not depend on them).
+    await seed_history(services, alice, 3000)
+    query = TaskQuery(query="milk")
+    stmt = listing(
+        alice.user, query, project_id=None, overdue_after_minutes=60, candidate_ids=[3, 5, 8]
+    )
+
+    found = await plan(services, stmt, sort=True)
+
+    assert ("INTEGER PRIMARY KEY" if services.db.is_sqlite else "tasks_pkey") in found, found
+
+
+async def test_the_search_index_answers_which_tasks_can_match(services, alice):
+    if services.db.is_sqlite:
+        async with services.db.engine.connect() as conn:
+            found = " ".join(
+                str(row[-1])
+                for row in await conn.execute(
+                    text(f"EXPLAIN QUERY PLAN {SQLITE_CANDIDATES.text}"),
+                    {"match": '"milk"', "limit": 10},
+                )
+            )
+        assert "VIRTUAL TABLE INDEX" in found, found
+    else:
+        found = await plan(services, postgres_tag_candidates(alice.user.id, "work"))
+        assert "ix_tasks_tags" in found, found
