@@ -98,10 +98,20 @@ async def main() -> None:
     print(f"  {bare / 1024:.1f} MB); after the chats: {after_chats / 1024:.1f} MB")
     print(f"per open /api/events stream: {stream_kb:.0f} kB ({args.streams} held)")
     print(f"per open chat: {chat_kb:.0f} kB ({args.chats} held)")
-    record("P6", "idle `serve` RSS", f"{idle / 1024:.0f} MB (bare FastAPI {bare / 1024:.0f} MB)",
-           "<= 100 MB", idle <= 100 * 1024)
-    record("P6", "RSS per open /api/events stream", f"{stream_kb:.0f} kB", "<= 100 kB",
-           stream_kb <= 100)
+    record(
+        "P6",
+        "idle `serve` RSS",
+        f"{idle / 1024:.0f} MB (bare FastAPI {bare / 1024:.0f} MB)",
+        "<= 100 MB",
+        idle <= 100 * 1024,
+    )
+    record(
+        "P6",
+        "RSS per open /api/events stream",
+        f"{stream_kb:.0f} kB",
+        "<= 100 kB",
+        stream_kb <= 100,
+    )
     record("P6", "RSS per open chat", f"{chat_kb:.0f} kB", "<= 100 kB", chat_kb <= 100)
 
 
