@@ -14,11 +14,9 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
-import openai
-from openai import AsyncOpenAI, AsyncStream
 
 from agent.breaker import BreakerOpen, CircuitBreaker
 from agent.events import (
@@ -30,8 +28,17 @@ from agent.events import (
     ToolResult,
     Usage,
 )
-from agent.llm import describe_open_breaker, describe_provider_error, is_provider_failure
+from agent.llm import (
+    ProviderClient,
+    describe_open_breaker,
+    describe_provider_error,
+    is_provider_failure,
+    openai_errors,
+)
 from agent.mcp_client import Toolbox, ToolOutcome
+
+if TYPE_CHECKING:
+    from openai import AsyncOpenAI
 from agent.messages import assistant_message, tool_message
 
 logger = logging.getLogger(__name__)
@@ -110,7 +117,7 @@ class Agent:
     def __init__(
         self,
         *,
-        client: AsyncOpenAI,
+        client: ProviderClient | AsyncOpenAI,
         model: str,
         max_tool_rounds: int,
         breaker: CircuitBreaker | None = None,
@@ -137,7 +144,10 @@ class Agent:
                 logger.warning("provider circuit open: %s", exc)
                 yield Failed(describe_open_breaker(exc.failures, exc.retry_in), status=503)
                 return
-            except openai.APIError as exc:
+            except Exception as exc:
+                openai = openai_errors()
+                if not isinstance(exc, openai.APIError):
+                    raise
                 logger.warning("provider error after retries: %s", exc)
                 attempts = self.client.max_retries + 1
                 status = exc.status_code if isinstance(exc, openai.APIStatusError) else None
@@ -176,6 +186,8 @@ class Agent:
         # same request, retries, timeouts and errors as `chat.completions.create`, without its
         # walk over every message and tool to transform, encode and then parse into models
         # (about 1.5 ms of a chat's first delta, measured in bench/chat_overhead.py).
+        from openai import APIResponseValidationError, AsyncStream  # loaded with the client
+
         stream = await self.client.post(
             "/chat/completions",
             content=request_body(self.model, messages, tools.definitions_json, usage=usage),
@@ -188,7 +200,7 @@ class Agent:
         async with stream:
             async for chunk in stream:
                 if not isinstance(chunk, dict):
-                    raise openai.APIResponseValidationError(
+                    raise APIResponseValidationError(
                         response=stream.response, body=chunk, message="a chunk is not an object"
                     )
                 if usage and (reported := chunk.get("usage")):

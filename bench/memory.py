@@ -3,14 +3,15 @@ open chat adds.
 
     .venv/bin/python bench/memory.py [--streams 100] [--chats 100]
 
-`todo-agent serve` (the defaults of `make run`: SQLite, in-process bus, workers) starts on
-a fresh database pointed at a scripted provider whose answers never finish. Its RSS (VmRSS)
-is read once it has idled a few seconds; then `--streams` `GET /api/events` streams are
-opened and held, then `--chats` `POST /api/chat` streams (each past its first delta). One
-stream and one chat are opened and closed before each measure, so what they load once
-(the model client, say) is not counted per connection. For reference it prints the RSS of
-a bare interpreter that imported FastAPI and uvicorn. Goals: idle <= 100 MB, <= 100 KB per
-stream and per chat.
+`todo-agent serve` (the defaults of `make run`: SQLite, in-process bus, workers), pointed
+at a scripted provider whose answers never finish, starts once to create its database,
+then again on it, as a server usually starts. Its RSS (VmRSS) is read once it has idled a
+few seconds (the first start's, which also ran the migrations, is printed too). Then
+`--streams` `GET /api/events` streams are opened and held, then `--chats` `POST /api/chat`
+streams (each past its first delta). One stream and one chat are opened and closed before
+each measure, so what they load once (the model client, say) is not counted per
+connection. For reference it prints the RSS of a bare interpreter that imported FastAPI
+and uvicorn. Goals: idle <= 100 MB, <= 100 KB per stream and per chat.
 """
 
 from __future__ import annotations
@@ -73,35 +74,34 @@ async def main() -> None:
     env = {"LLM_MODEL": "fake-model", "CHAT_TURNS_PER_MINUTE": "0"}
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=0)
     with tempfile.TemporaryDirectory() as workdir:
-        async with (
-            provider(hang=True) as (base_url, _),
-            serve(workdir, workers=True, env=env | {"OPENAI_BASE_URL": base_url}) as running,
-            httpx.AsyncClient(limits=limits, timeout=60) as client,
-        ):
-            url, token, pid = running
-            await asyncio.sleep(SETTLE_SECONDS)
-            idle = rss_kb(pid)
-            auth = {"Authorization": f"Bearer {token}"}
-
-            async def open_stream(stack: contextlib.AsyncExitStack) -> None:
-                await hold(stack, client, "GET", f"{url}/api/events", headers=auth)
-
-            async def open_chat(stack: contextlib.AsyncExitStack) -> None:
-                body = {"message": "What is due today?"}
-                await hold(stack, client, "POST", f"{url}/api/chat", json=body, headers=auth)
-
-            stream_kb = await per_connection(pid, args.streams, open_stream)
-            chat_kb = await per_connection(pid, args.chats, open_chat)
-            after_chats = rss_kb(pid)
+        async with provider(hang=True) as (base_url, _):
+            env |= {"OPENAI_BASE_URL": base_url}
+            async with serve(workdir, workers=True, env=env) as (_, token, pid):
+                await asyncio.sleep(SETTLE_SECONDS)
+                first_start = rss_kb(pid)
+            async with (
+                serve(workdir, workers=True, env=env, token=token) as (url, _, pid),
+                httpx.AsyncClient(limits=limits, timeout=60) as client,
+            ):
+                await asyncio.sleep(SETTLE_SECONDS)
+                idle = rss_kb(pid)
+                stream_kb, chat_kb, after_chats = await held(client, url, token, pid, args)
     bare = bare_interpreter_kb()
-    print(f"idle `todo-agent serve`: {idle / 1024:.1f} MB (a bare FastAPI + uvicorn import:")
-    print(f"  {bare / 1024:.1f} MB); after the chats: {after_chats / 1024:.1f} MB")
+    print(
+        f"idle `todo-agent serve`: {idle / 1024:.1f} MB (first start, migrating: "
+        f"{first_start / 1024:.1f} MB;"
+    )
+    print(
+        f"  a bare FastAPI + uvicorn import: {bare / 1024:.1f} MB); after the chats: "
+        f"{after_chats / 1024:.1f} MB"
+    )
     print(f"per open /api/events stream: {stream_kb:.0f} kB ({args.streams} held)")
     print(f"per open chat: {chat_kb:.0f} kB ({args.chats} held)")
     record(
         "P6",
         "idle `serve` RSS",
-        f"{idle / 1024:.0f} MB (bare FastAPI {bare / 1024:.0f} MB)",
+        f"{idle / 1024:.0f} MB (first start {first_start / 1024:.0f} MB; bare FastAPI "
+        f"{bare / 1024:.0f} MB)",
         "<= 100 MB",
         idle <= 100 * 1024,
     )
@@ -113,6 +113,22 @@ async def main() -> None:
         stream_kb <= 100,
     )
     record("P6", "RSS per open chat", f"{chat_kb:.0f} kB", "<= 100 kB", chat_kb <= 100)
+
+
+async def held(client: httpx.AsyncClient, url: str, token: str, pid: int, args):
+    """kB per held stream and per held chat, and the RSS after them."""
+    auth = {"Authorization": f"Bearer {token}"}
+
+    async def open_stream(stack: contextlib.AsyncExitStack) -> None:
+        await hold(stack, client, "GET", f"{url}/api/events", headers=auth)
+
+    async def open_chat(stack: contextlib.AsyncExitStack) -> None:
+        body = {"message": "What is due today?"}
+        await hold(stack, client, "POST", f"{url}/api/chat", json=body, headers=auth)
+
+    stream_kb = await per_connection(pid, args.streams, open_stream)
+    chat_kb = await per_connection(pid, args.chats, open_chat)
+    return stream_kb, chat_kb, rss_kb(pid)
 
 
 if __name__ == "__main__":

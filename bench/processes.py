@@ -59,10 +59,15 @@ async def provider(reply: str = REPLY, *, hang: bool = False) -> AsyncIterator[t
 
 @contextlib.asynccontextmanager
 async def serve(
-    workdir: str, *, workers: bool = False, env: dict[str, str] | None = None
+    workdir: str,
+    *,
+    workers: bool = False,
+    env: dict[str, str] | None = None,
+    token: str | None = None,
 ) -> AsyncIterator[tuple[str, str, int]]:
-    """`todo-agent serve` on a fresh SQLite file in `workdir` (with `--no-workers` unless
-    `workers`); yields its URL, the first user's token and its pid."""
+    """`todo-agent serve` on the SQLite file in `workdir` (with `--no-workers` unless
+    `workers`); yields its URL, the first user's token (printed on a fresh database; pass
+    it in to start again on the same one) and its pid."""
     port = free_port()
     kept = {
         key: value
@@ -78,8 +83,7 @@ async def serve(
         *command, cwd=workdir, env=kept, stdout=asyncio.subprocess.PIPE
     )
     try:
-        token = None
-        while line := (await process.stdout.readline()).decode():
+        while token is None and (line := (await process.stdout.readline()).decode()):
             if line.startswith("API token"):
                 token = line.rsplit(":", 1)[1].strip()
                 break

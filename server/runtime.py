@@ -11,7 +11,6 @@ the workers; on exit they stop in reverse: workers, live feed, bus, database.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -28,7 +27,6 @@ from server.events.live import LiveHub, live_feed
 from server.notifications.email import EmailSender
 from server.oauth.documents import MetadataDocuments
 from server.services import Services, build_services
-from server.tasks.dates import warm_up as warm_up_dates
 from server.workers.runner import run_workers
 
 logger = logging.getLogger(__name__)
@@ -91,9 +89,8 @@ async def open_runtime(
     async with AsyncExitStack() as stack:
         stack.push_async_callback(services.db.dispose)
         await services.db.migrate(reminder_lead_minutes=settings.reminder_lead_minutes)
-        # dateparser's language data (~0.2 s, once per process) loads now, in a thread, not
-        # in the first request that reads a date.
-        await asyncio.to_thread(warm_up_dates)
+        # dateparser's language data (~8 MB) loads with the first date given as a phrase
+        # (~0.2 s, once per process; server/tasks/dates.py), not here.
         if events:
             await stack.enter_async_context(bus)
             await stack.enter_async_context(push.running())

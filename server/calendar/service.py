@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 
 from sqlalchemy.exc import IntegrityError
 
-from server.calendar.feed import build_feed
 from server.db import Database, utcnow
 from server.errors import NotFound
 from server.tasks.models import LIST_LIMIT_MAX, TaskPublic, TaskQuery
@@ -87,6 +86,9 @@ class CalendarService:
         if user is None:
             raise feed_not_found()
         tasks = await self.dated_tasks(user)
+        # The `icalendar` package (~5 MB) is loaded by the first feed read, not at start-up.
+        from server.calendar.feed import build_feed
+
         return build_feed(user_name=user.name, timezone=user.timezone, tasks=tasks, now=utcnow())
 
     async def dated_tasks(self, user: User) -> list[TaskPublic]:

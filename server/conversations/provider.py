@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from agent.breaker import CircuitBreaker
-from agent.llm import build_llm_client
+from agent.llm import ProviderClient
 from agent.loop import Agent
 from server.config import Settings
 
@@ -23,7 +23,7 @@ async def open_agent(settings: Settings) -> AsyncIterator[Agent | None]:
         yield None
         return
     api_key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
-    client = build_llm_client(
+    client = ProviderClient(
         api_key=api_key,
         base_url=settings.openai_base_url,
         timeout=settings.llm_timeout_seconds,

@@ -7,9 +7,6 @@ import warnings
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-import dateparser
-from dateparser.timezone_parser import pop_tz_offset_from_string
-
 from server.db import utcnow
 from server.errors import ValidationFailed
 
@@ -61,6 +58,10 @@ def _natural(text: str, tz: ZoneInfo, now: datetime) -> datetime | None:
     lowered = text.lower()
     for day in WEEKDAYS:
         lowered = lowered.replace(f"next {day}", day).replace(f"this {day}", day)
+    # dateparser and its language data load at the first phrase (~8 MB, ~0.2 s), not at start.
+    import dateparser
+    from dateparser.timezone_parser import pop_tz_offset_from_string
+
     settings = {
         "TIMEZONE": str(tz),
         "PREFER_DATES_FROM": "future",

@@ -11,7 +11,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import JSON, Boolean, Integer, String, column, insert, inspect, table, text
 
-from server.db import MIGRATIONS_DIR, Database, UTCDateTime
+from server.db import MIGRATIONS_DIR, Database, UTCDateTime, newest_revision
 from server.events.models import OutboxEvent
 from server.models import ApiToken, Task, User, metadata
 from server.tasks.models import Status, TaskCreate, TaskQuery
@@ -58,6 +58,11 @@ async def test_migrate_builds_the_whole_schema_on_an_empty_database(database_url
     search = search if db.is_sqlite else set()
     assert tables == set(metadata.tables) | {"alembic_version"} | search
     assert version == head_revision()
+
+
+def test_the_newest_revision_read_from_the_files_is_alembics_head():
+    # A current schema is recognised without importing alembic (server/db.py).
+    assert newest_revision() == head_revision()
 
 
 def not_search(name, _kind, _parents) -> bool:
