@@ -4,7 +4,7 @@
 
 Reads the lines the benchmarks wrote through `bench/record.py` (the last one per goal and
 measure wins) and prints them in goal order; exits 0 even when a goal is not met (the table
-says so), 1 when nothing was recorded.
+says so), 1 when a goal has no figure (its benchmark failed).
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def main() -> int:
     print(f"{met} of {len(rows)} figures meet their goal")
     if missing:
         print("no figure for: " + ", ".join(missing))
-    return 0
+    return 1 if missing else 0
 
 
 if __name__ == "__main__":
