@@ -223,7 +223,7 @@ async def main() -> None:
                         record(
                             "P1",
                             "/api/chat time to first delta added, continuing, 1 chat",
-                            f"+{added50:.1f} ms p50, +{added99:.1f} ms p99",
+                            f"{added50:+.1f} ms p50, {added99:+.1f} ms p99",
                             "<= 3 ms p50, <= 10 ms p99",
                             added50 <= 3 and added99 <= 10,
                         )
