@@ -83,7 +83,3 @@ def _natural(text: str, tz: ZoneInfo, now: datetime) -> datetime | None:
         except KeyError:  # a zone it does not know (pytz's UnknownTimeZoneError)
             return None
 
-
-def warm_up() -> None:
-    """Load dateparser's language data (~0.2 s) now, in a thread, not in a user's request."""
-    _natural("tomorrow 5pm", ZoneInfo("UTC"), datetime.now(UTC))
