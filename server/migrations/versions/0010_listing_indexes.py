@@ -47,8 +47,11 @@ SQLITE_SEARCH_TRIGGERS = [
     "CREATE TRIGGER tasks_search_update AFTER UPDATE OF title, description, tags_key "
     f"ON tasks BEGIN {_REMOVE} {_ADD} END",
 ]
+# Without `fastupdate` new entries go straight into the index, rather than into a pending
+# list that every lookup reads through until a vacuum merges it (milliseconds per 50k rows).
 POSTGRES_TAG_INDEX = (
-    "CREATE INDEX ix_tasks_tags ON tasks USING gin (string_to_array(tags_key, '|'))"
+    "CREATE INDEX ix_tasks_tags ON tasks USING gin (string_to_array(tags_key, '|')) "
+    "WITH (fastupdate = off)"
 )
 
 
