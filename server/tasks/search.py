@@ -13,8 +13,10 @@ filters (server/tasks/listing.py) stay in every case; the index only narrows.
   a migration that rebuilds `tasks` must create them again). Trigrams find any substring
   of 3 characters or more, ignoring case; a shorter text is not narrowed.
 - PostgreSQL: tags through the GIN index `ix_tasks_tags` on `string_to_array(tags_key,
-  '|')`; text is not narrowed (a trigram index needs the `pg_trgm` extension, which not
-  every server has).
+  '|')`, text through the GIN index `ix_tasks_search_grams` on `task_search_grams(title,
+  description)`, the distinct lower-case trigrams of each (migration 0011; built without
+  the `pg_trgm` extension, which not every server has). A text of 3 characters or more
+  can only match a task holding all its trigrams; a shorter one is not narrowed.
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ from sqlalchemy.dialects.postgresql import ARRAY, array
 
 from server.tasks.models import Task
 
-# What migration 0010 adds outside the models: SQLite's search table (with the tables FTS5
-# keeps its index in) and PostgreSQL's tag index, both read through raw SQL here.
+# What migrations 0010 and 0011 add outside the models: SQLite's search table (with the
+# tables FTS5 keeps its index in) and PostgreSQL's tag and trigram indexes.
 SEARCH_SCHEMA = {
     "tasks_search",
     "tasks_search_config",
@@ -33,6 +35,7 @@ SEARCH_SCHEMA = {
     "tasks_search_docsize",
     "tasks_search_idx",
     "ix_tasks_tags",
+    "ix_tasks_search_grams",
 }
 # Above this many possible matches a listing reads in its sort order instead.
 MAX_CANDIDATES = 500
@@ -42,6 +45,7 @@ SQLITE_CANDIDATES = text(
     "SELECT rowid FROM tasks_search WHERE tasks_search MATCH :match LIMIT :limit"
 )
 TAG_ARRAY = func.string_to_array(Task.tags_key, literal_column("'|'"), type_=ARRAY(Text))
+TEXT_GRAMS = func.task_search_grams(Task.title, Task.description, type_=ARRAY(Text))
 
 
 def fts_phrase(value: str) -> str:
@@ -59,12 +63,26 @@ def match_expression(tag: str | None, words: str | None) -> str | None:
     return " AND ".join(parts) or None
 
 
-def postgres_tag_candidates(user_id: int, tag: str):
-    """The user's tasks with `tag`, read from ix_tasks_tags (one more than the cap); the
-    user is checked on those rows (`+ 0`: not through an index of the user's tasks)."""
+def trigrams(words: str) -> list[str]:
+    """The distinct 3-character substrings of `words` (already lower case), in order."""
+    return list(dict.fromkeys(words[i : i + TRIGRAM] for i in range(len(words) - TRIGRAM + 1)))
+
+
+def postgres_candidates(user_id: int, tag: str | None, words: str | None):
+    """The user's tasks with `tag` and all the trigrams of `words`, read from ix_tasks_tags
+    and ix_tasks_search_grams (one more than the cap), or None if neither narrows. The user
+    is checked on those rows (`+ 0`: not through an index of the user's tasks)."""
+    conditions = []
+    if tag is not None:
+        conditions.append(TAG_ARRAY.contains(array([cast(bindparam("tag", tag), Text)])))
+    if words is not None and len(words) >= TRIGRAM:
+        grams = bindparam("grams", trigrams(words), type_=ARRAY(Text))
+        conditions.append(TEXT_GRAMS.contains(grams))
+    if not conditions:
+        return None
     return (
         select(Task.id)
-        .where(TAG_ARRAY.contains(array([cast(bindparam("tag", tag), Text)])))
+        .where(*conditions)
         .where(Task.user_id + 0 == user_id)
         .limit(MAX_CANDIDATES + 1)
     )
@@ -80,9 +98,10 @@ def candidates(
         if match is None:
             return None
         found = conn.execute(SQLITE_CANDIDATES, {"match": match, "limit": MAX_CANDIDATES + 1})
-    elif tag is not None:
-        found = conn.execute(postgres_tag_candidates(user_id, tag))
     else:
-        return None
+        stmt = postgres_candidates(user_id, tag, words)
+        if stmt is None:
+            return None
+        found = conn.execute(stmt)
     ids = found.scalars().all()
     return None if len(ids) > MAX_CANDIDATES else list(ids)

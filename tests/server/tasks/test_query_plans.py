@@ -10,7 +10,7 @@ from server.activity.models import Activity
 from server.db import utcnow
 from server.tasks.listing import listing
 from server.tasks.models import NO_DUE, Task, TaskQuery
-from server.tasks.search import SQLITE_CANDIDATES, postgres_tag_candidates
+from server.tasks.search import SQLITE_CANDIDATES, match_expression, postgres_candidates
 
 
 async def plan(services, stmt: Select, *, sort: bool = False) -> str:
@@ -167,17 +167,31 @@ async def test_a_listing_narrowed_by_the_search_index_reads_just_those_tasks(ser
     assert ("INTEGER PRIMARY KEY" if services.db.is_sqlite else "tasks_pkey") in found, found
 
 
-async def test_the_search_index_answers_which_tasks_can_match(services, alice):
+@pytest.mark.parametrize(
+    ("tag", "words", "indexes"),
+    [
+        ("work", None, ["ix_tasks_tags"]),
+        (None, "milk", ["ix_tasks_search_grams"]),
+        ("work", "milk", ["ix_tasks_tags", "ix_tasks_search_grams"]),
+    ],
+    ids=["tag", "text", "tag and text"],
+)
+async def test_the_search_index_answers_which_tasks_can_match(
+    services, alice, tag, words, indexes
+):
     if services.db.is_sqlite:
         async with services.db.engine.connect() as conn:
             found = " ".join(
                 str(row[-1])
                 for row in await conn.execute(
                     text(f"EXPLAIN QUERY PLAN {SQLITE_CANDIDATES.text}"),
-                    {"match": '"milk"', "limit": 10},
+                    {"match": match_expression(tag, words), "limit": 10},
                 )
             )
         assert "VIRTUAL TABLE INDEX" in found, found
     else:
-        found = await plan(services, postgres_tag_candidates(alice.user.id, "work"))
-        assert "ix_tasks_tags" in found, found
+        # With the statistics of a history (in which the text's trigrams are rare); for a
+        # tag and a text the planner reads either index and checks the other on the rows.
+        await seed_history(services, alice, 3000)
+        found = await plan(services, postgres_candidates(alice.user.id, tag, words))
+        assert any(index in found for index in indexes), found

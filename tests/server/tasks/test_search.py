@@ -35,6 +35,48 @@ async def test_text_search_follows_edits_of_title_and_description(services, alic
     assert await titles(services, alice, query="litres") == []
 
 
+async def can_match(services, account, text: str) -> set[int] | None:
+    """The ids the search index gives for `text` (None: it does not narrow)."""
+    ids = await services.db.run(
+        lambda conn: search.candidates(conn, user_id=account.user.id, tag=None, words=text)
+    )
+    return None if ids is None else set(ids)
+
+
+async def test_the_index_narrows_a_text_to_the_tasks_holding_it_and_follows_edits(
+    services, alice
+):
+    zebra = await make_task(services, alice.user, title="Feed the ZEBRA")
+    crossing = await make_task(services, alice.user, title="Walk", description="zebra crossing")
+    await make_task(services, alice.user, title="Zeb rather not")
+    renamed = await make_task(services, alice.user, title="Buy bread")
+
+    await services.tasks.update_task(
+        user=alice.user, task_id=renamed.id, data=TaskUpdate(description="for the zebra")
+    )
+    await services.tasks.update_task(
+        user=alice.user, task_id=crossing.id, data=TaskUpdate(description="crossing")
+    )
+
+    assert await can_match(services, alice, "zebra") == {zebra.id, renamed.id}
+    assert await titles(services, alice, query="Zebra") == ["Feed the ZEBRA", "Buy bread"]
+    assert await can_match(services, alice, "ze") is None  # too short to narrow
+
+
+async def test_text_is_found_in_long_descriptions_and_across_non_ascii_characters(
+    services, alice
+):
+    notes = "x" * 9_990 + " café"
+    await make_task(services, alice.user, title="Notes", description=notes)
+    await make_task(services, alice.user, title="Løft ålen")
+    await make_task(services, alice.user, title="Title", description="Description")
+
+    assert await titles(services, alice, query="café") == ["Notes"]
+    assert await titles(services, alice, query="t ål") == ["Løft ålen"]
+    assert await titles(services, alice, query="leDes") == []  # title and description apart
+    assert len(await can_match(services, alice, "afé")) == 1
+
+
 async def test_tag_search_matches_whole_tags_ignoring_case(services, alice):
     await make_task(services, alice.user, title="Report", tags=["Work"])
     await make_task(services, alice.user, title="Maths", tags=["homework"])
