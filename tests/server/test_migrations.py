@@ -15,7 +15,7 @@ from server.db import MIGRATIONS_DIR, Database, UTCDateTime, newest_revision
 from server.events.models import OutboxEvent
 from server.models import ApiToken, Task, User, metadata
 from server.tasks.models import Status, TaskCreate, TaskQuery
-from server.tasks.search import SEARCH_SCHEMA
+from server.tasks.search import SEARCH_SCHEMA, candidates
 from server.users.service import hash_token
 from server.workers.scheduler import DeadlineScheduler
 from tests.utils.app import services_on
@@ -297,3 +297,33 @@ async def test_events_published_before_live_replay_can_still_be_resumed_from(dat
         after, waiting = await services.live_log.after(1, position)
     assert position is not None and position.batch == 0
     assert (after, waiting) == ([], True)  # the pending one comes once the relay sends it
+
+
+async def test_tasks_stored_before_the_postgres_text_index_are_narrowed_to_by_query(
+    database_url,
+):
+    # A database at 0010, before PostgreSQL's trigram index (0011): its tasks are indexed
+    # when it upgrades (on SQLite 0011 changes nothing; its FTS5 table is from 0010).
+    db = Database(database_url)
+    async with db.write_engine.begin() as conn:
+        await conn.run_sync(lambda sync: command.upgrade(alembic_config(sync), "0002"))
+        await _insert_first_release_rows(conn)
+        await conn.execute(text("UPDATE tasks SET description = 'at the Town Hall'"))
+        await conn.run_sync(lambda sync: command.upgrade(alembic_config(sync), "0010"))
+    await db.dispose()
+    async with services_on(database_url) as services:  # opening it migrates
+        user = await services.users.authenticate("tda_first-release-token")
+        found = {
+            words: [
+                t.title
+                for t in (
+                    await services.tasks.list_tasks(user=user, query=TaskQuery(query=words))
+                ).tasks
+            ]
+            for words in ("LICENCE", "town hall", "passport")
+        }
+        narrowed = await services.db.run(
+            lambda conn: candidates(conn, user_id=user.id, tag=None, words="town hall")
+        )
+    assert found == {"LICENCE": ["Renew licence"], "town hall": ["Renew licence"], "passport": []}
+    assert narrowed is not None and len(narrowed) == 1
