@@ -10,10 +10,24 @@ user's whole history to fill a page.
 
 from __future__ import annotations
 
+import functools
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, false, func, literal, or_, select, true, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    bindparam,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    tuple_,
+)
 
 from server.db import Database, utcnow
 from server.errors import ValidationFailed
@@ -49,8 +63,7 @@ def listing(
 ) -> Select:
     """The statement that reads one page of `query` (one row more, to know if there is more),
     among `candidate_ids` when given (see `owner_columns`)."""
-    if not 1 <= query.limit <= LIST_LIMIT_MAX:
-        raise ValidationFailed("limit", f"must be between 1 and {LIST_LIMIT_MAX}")
+    check_limit(query)
     sort = Sort(query.sort)
     keys, descending = sort_keys(sort)
     columns = PUBLIC_COLUMNS
@@ -82,6 +95,41 @@ def listing(
     return stmt.order_by(*order).limit(query.limit + 1)
 
 
+def check_limit(query: TaskQuery) -> None:
+    if not 1 <= query.limit <= LIST_LIMIT_MAX:
+        raise ValidationFailed("limit", f"must be between 1 and {LIST_LIMIT_MAX}")
+
+
+def is_unfiltered(query: TaskQuery) -> bool:
+    """Whether a listing has no filter but its status, and no cursor: the default listing
+    (the first page of `list_tasks` without arguments), which `unfiltered_listing` serves."""
+    return (
+        query.cursor is None
+        and query.priority is None
+        and query.tag is None
+        and (query.query is None or not query.query.strip())
+        and query.due_before is None
+        and query.due_after is None
+        and query.overdue is None
+        and query.parent_id is None
+    )
+
+
+# Stands for any user in `unfiltered_listing`: the statement takes the id as a parameter.
+_ANY_USER = SimpleNamespace(id=bindparam("user_id", type_=Integer), timezone="UTC")
+
+
+@functools.cache
+def unfiltered_listing(status: Status, sort: Sort) -> Select:
+    """The statement of an unfiltered listing (`is_unfiltered`) of this status and sort,
+    built once, with parameters `user_id` and `limit` (the page size plus one): the very
+    statement `listing` builds, but kept, since building a fresh statement, its cache key
+    and matching its rows to the cached compiled form cost about three times running it."""
+    query = TaskQuery(status=status.value, sort=sort.value)
+    stmt = listing(_ANY_USER, query, project_id=None, overdue_after_minutes=0)  # type: ignore[arg-type]
+    return stmt.limit(bindparam("limit", type_=Integer))
+
+
 async def list_page(
     db: Database,
     *,
@@ -92,7 +140,15 @@ async def list_page(
 ) -> TaskPage:
     """One page of the user's tasks (of `project_id` when given, resolved from
     `query.project`); `next_cursor` continues after its last task."""
-    stmt = listing(user, query, project_id=project_id, overdue_after_minutes=overdue_after_minutes)
+    if project_id is None and is_unfiltered(query):
+        check_limit(query)
+        stmt = unfiltered_listing(Status(query.status), Sort(query.sort))
+        params = {"user_id": user.id, "limit": query.limit + 1}
+    else:
+        stmt = listing(
+            user, query, project_id=project_id, overdue_after_minutes=overdue_after_minutes
+        )
+        params = {}
     tag, words = search_terms(query)
 
     def read(conn):
@@ -108,7 +164,7 @@ async def list_page(
                 candidate_ids=ids,
             )
             return conn.execute(narrowed).all()
-        return conn.execute(stmt).all()
+        return conn.execute(stmt, params).all()
 
     rows = await db.run(read)
     more = len(rows) > query.limit
