@@ -105,8 +105,14 @@ def create_app(runtime: Runtime, *, tools: ToolConnector | None = None) -> FastA
 
     app = FastAPI(title="todo-agent", version="0.1.0", lifespan=lifespan)
     install_error_handlers(app)
+    # Routes match in order: the chat first (its latency budget is a few milliseconds),
+    # then /mcp, the other hot path, before the other routers (each tool call would try
+    # every route of theirs first).
+    app.include_router(conversations.router)
+    # The MCP sub-app routes its own path, so `/mcp` is served as is (no redirect to `/mcp/`).
+    guarded = OriginGuard(mcp_app, allowed=settings.mcp_allowed_origin_set)
+    app.router.routes.append(Route("/mcp", endpoint=guarded))
     for module in (
-        conversations,  # first: the chat's latency budget is a few milliseconds
         health,
         users,
         tasks,
@@ -122,9 +128,6 @@ def create_app(runtime: Runtime, *, tools: ToolConnector | None = None) -> FastA
     ):
         app.include_router(module.router)
     app.router.routes.extend(oauth.routes)
-    # The MCP sub-app routes its own path, so `/mcp` is served as is (no redirect to `/mcp/`).
-    guarded = OriginGuard(mcp_app, allowed=settings.mcp_allowed_origin_set)
-    app.router.routes.append(Route("/mcp", endpoint=guarded))
     # No request of this API is anywhere near 1 MiB (a chat message is at most 20k characters).
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
     failures = Throttle(limit=settings.auth_failures_per_minute, window=MINUTE)
