@@ -181,7 +181,7 @@ async def list_tasks(
     projects show only when that project is asked for; each task says how many open
     subtasks it has."""
     services, user = acting(ctx)
-    page = await services.tasks.list_tasks(
+    page, names = await services.tasks.list_tasks_with_names(
         user=user,
         query=TaskQuery(
             status=status,
@@ -198,7 +198,7 @@ async def list_tasks(
             cursor=cursor,
         ),
     )
-    lines = task_lines(page.tasks, user.timezone, await services.projects.names(user=user))
+    lines = task_lines(page.tasks, user.timezone, names)
     head = f"{len(page.tasks)} {status} task(s)" + (
         " (more: pass next_cursor)" if page.next_cursor else ""
     )
@@ -209,8 +209,8 @@ async def list_tasks(
 async def get_task(ctx: Context, task_id: TaskId) -> Annotated[CallToolResult, TaskPublic]:
     """Get one task by id."""
     services, user = acting(ctx)
-    task = await services.tasks.get_task(user=user, task_id=task_id)
-    return result(task, task_line(task, user.timezone, await services.projects.names(user=user)))
+    task, names = await services.tasks.get_task_with_names(user=user, task_id=task_id)
+    return result(task, task_line(task, user.timezone, names))
 
 
 @translated

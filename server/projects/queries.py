@@ -9,12 +9,20 @@ from __future__ import annotations
 
 from typing import NoReturn
 
-from sqlalchemy import ColumnElement, Select, select, true
+from sqlalchemy import ColumnElement, Connection, Select, bindparam, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db import check_id, utcnow
 from server.errors import NotFound, ValidationFailed
 from server.projects.models import INBOX, Project
+
+# Every project's name by id (deleted ones too), for showing a task's project; built once.
+NAMES = select(Project.id, Project.name).where(Project.user_id == bindparam("user_id"))
+
+
+def project_names(conn: Connection, user_id: int) -> dict[int, str]:
+    """The user's project names by id, read on a Core connection (`Database.run`)."""
+    return dict(conn.execute(NAMES, {"user_id": user_id}).all())
 
 
 def project_not_found(project_id: int) -> NotFound:

@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, false, func, select, update
+from sqlalchemy import false, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,13 +32,11 @@ from server.projects.models import (
     ProjectPublic,
     ProjectUpdate,
 )
-from server.projects.queries import ProjectLookup
+from server.projects.queries import ProjectLookup, project_names
 from server.tasks.models import Task
 from server.tasks.service import TaskService
 from server.tasks.work import TaskWork
 from server.users.models import User
-
-NAMES = select(Project.id, Project.name).where(Project.user_id == bindparam("user_id"))
 
 
 def clean_name(value: str) -> str:
@@ -274,9 +272,7 @@ class ProjectService:
     async def names(self, *, user: User) -> dict[int, str]:
         """Every project's name by id (deleted ones too), for showing a task's project: a
         Core read on `Database.run`, as the tools ask for it with every listing."""
-        params = {"user_id": user.id}
-        rows = await self.db.run(lambda conn: conn.execute(NAMES, params).all())
-        return dict(rows)
+        return await self.db.run(lambda conn: project_names(conn, user.id))
 
     # -- helpers --------------------------------------------------------------
 

@@ -32,7 +32,7 @@ from sqlalchemy import (
 from server.db import Database, utcnow
 from server.errors import ValidationFailed
 from server.paging import decode_cursor, encode_cursor
-from server.projects.queries import not_in_archived
+from server.projects.queries import not_in_archived, project_names
 from server.tasks.dates import resolve_due
 from server.tasks.models import (
     LIST_LIMIT_MAX,
@@ -137,9 +137,11 @@ async def list_page(
     query: TaskQuery,
     project_id: int | None,
     overdue_after_minutes: int,
-) -> TaskPage:
+    with_names: bool = False,
+) -> tuple[TaskPage, dict[int, str]]:
     """One page of the user's tasks (of `project_id` when given, resolved from
-    `query.project`); `next_cursor` continues after its last task."""
+    `query.project`); `next_cursor` continues after its last task. With `with_names`, the
+    user's project names by id, read in the same unit (else an empty dict)."""
     if project_id is None and is_unfiltered(query):
         check_limit(query)
         stmt = unfiltered_listing(Status(query.status), Sort(query.sort))
@@ -152,6 +154,10 @@ async def list_page(
     tag, words = search_terms(query)
 
     def read(conn):
+        names = project_names(conn, user.id) if with_names else {}
+        return read_rows(conn), names
+
+    def read_rows(conn):
         ids = None
         if tag is not None or words is not None:
             ids = candidates(conn, user_id=user.id, tag=tag, words=words)
@@ -166,13 +172,13 @@ async def list_page(
             return conn.execute(narrowed).all()
         return conn.execute(stmt, params).all()
 
-    rows = await db.run(read)
+    rows, names = await db.run(read)
     more = len(rows) > query.limit
     rows = rows[: query.limit]
     sort = Sort(query.sort)
     cursor = encode_cursor(sort.value, sort_values(rows[-1], sort)) if more and rows else None
     tasks = [public_from(row._mapping) for row in rows]
-    return TaskPage(tasks=tasks, next_cursor=cursor)
+    return TaskPage(tasks=tasks, next_cursor=cursor), names
 
 
 def owner_columns(*, narrowed: bool) -> tuple[Any, Any, Any]:

@@ -21,7 +21,7 @@ from server.db import Database, check_id
 from server.errors import Conflict, NotFound, ValidationFailed
 from server.events.outbox import Topics
 from server.observability import Metrics
-from server.projects.queries import ProjectLookup
+from server.projects.queries import ProjectLookup, project_names
 from server.tasks import agenda, queries
 from server.tasks.alerts import AlertPolicy
 from server.tasks.idempotency import InFlight, check_key, fingerprint, replayed
@@ -266,8 +266,31 @@ class TaskService:
         row = await self.db.run(lambda conn: conn.execute(queries.GET_TASK, params).first())
         return queries.public_from(queries.visible(row, task_id, include_deleted)._mapping)
 
+    async def get_task_with_names(
+        self, *, user: User, task_id: int
+    ) -> tuple[TaskPublic, dict[int, str]]:
+        """`get_task` and the user's project names (`ProjectService.names`) in one read: the
+        tools show a task with its project's name, and a second read is a second trip to
+        the database thread, which costs as much CPU as the read itself."""
+        check_id(task_id, queries.task_not_found)
+        params = {"id": task_id, "user_id": user.id}
+
+        def read(conn):
+            return conn.execute(queries.GET_TASK, params).first(), project_names(conn, user.id)
+
+        row, names = await self.db.run(read)
+        return queries.public_from(queries.visible(row, task_id, True)._mapping), names
+
     async def list_tasks(self, *, user: User, query: TaskQuery) -> TaskPage:
         """One page of the user's tasks; `next_cursor` continues after its last task."""
+        page, _ = await self.list_tasks_with_names(user=user, query=query, names=False)
+        return page
+
+    async def list_tasks_with_names(
+        self, *, user: User, query: TaskQuery, names: bool = True
+    ) -> tuple[TaskPage, dict[int, str]]:
+        """`list_tasks` and, with `names`, the user's project names in the same read (as in
+        `get_task_with_names`); without, an empty dict."""
         project_id = None
         if query.project is not None:
             async with self.db.session() as session:
@@ -286,6 +309,7 @@ class TaskService:
             query=query,
             project_id=project_id,
             overdue_after_minutes=self.alerts.overdue_after_minutes,
+            with_names=names,
         )
 
     async def whats_next(self, *, user: User, limit: int = 5) -> NextTasks:
