@@ -190,7 +190,7 @@ async def raw(args, bootstrap: str) -> dict[str, float]:
         session_timeout_ms=2000,
         heartbeat_interval_ms=400,
         max_poll_records=500,
-        fetch_max_wait_ms=200,
+        fetch_max_wait_ms=Settings(_env_file=None).kafka_fetch_max_wait_ms,  # as ours
     )
     await producer.start()
     await consumer.start()

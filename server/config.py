@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     kafka_topic_notifications: str = "notifications"
     # A consumer group's first join waits about half of this on some brokers (Tansu).
     kafka_session_timeout_ms: int = Field(default=10_000, ge=1_000, le=300_000)
+    # The longest a fetch waits for records. Kafka answers as soon as a record arrives;
+    # some brokers (Tansu) hold the fetch this long, which then delays every event.
+    kafka_fetch_max_wait_ms: int = Field(default=50, ge=1, le=60_000)
     # A consumer whose commit or fetch keeps failing this long while the broker answers is
     # replaced (it rejoins its group); also how long a send waits for its acknowledgement.
     kafka_stall_seconds: float = Field(default=20.0, ge=1, le=600)

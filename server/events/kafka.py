@@ -74,6 +74,7 @@ class KafkaBus:
         self.topics = topics
         self.flow = flow or EventFlow(stall_seconds=settings.event_stall_seconds)
         self.session_timeout_ms = settings.kafka_session_timeout_ms
+        self.fetch_max_wait_ms = settings.kafka_fetch_max_wait_ms
         self.stall_seconds = settings.kafka_stall_seconds
         self.idempotent = True
         self.outage = OutageLog(
@@ -318,7 +319,7 @@ class KafkaBus:
             # earliest retained offset (a broadcast seeks to the end when it starts).
             auto_offset_reset="earliest",
             max_poll_records=500,
-            fetch_max_wait_ms=200,
+            fetch_max_wait_ms=self.fetch_max_wait_ms,
             **options,
         )
 

@@ -41,7 +41,7 @@ GROUP_PREFIX = "todo-agent."
 # A consumer that ran this long before failing restarts the backoff from its first step.
 CONSUMER_HEALTHY_SECONDS = 60.0
 # A partition the broker answered a fetch for this recently counts as fetched (an idle
-# consumer's fetches are answered every fetch_max_wait_ms, 200 ms).
+# consumer's fetches are answered every KAFKA_FETCH_MAX_WAIT_MS at most).
 FRESH_FETCH_SECONDS = 1.5
 
 
