@@ -37,6 +37,7 @@ from server.config import Settings  # noqa: E402
 from server.projects.models import Project, ProjectCreate  # noqa: E402
 from server.runtime import open_runtime  # noqa: E402
 from server.tasks.models import NO_DUE, Task, TaskQuery  # noqa: E402
+from testkit.servers import two_databases  # noqa: E402
 
 CHUNK = 5_000
 PRIORITIES = (("high", 1), ("medium", 2), ("low", 3), (None, 4))
@@ -174,21 +175,6 @@ async def measure(urls, sizes: tuple[int, int], runs: int) -> dict[int, dict[str
         return medians
 
 
-def database_urls(kind: str, workdir: str):
-    if kind == "sqlite":
-        for name in ("small", "large"):
-            yield f"sqlite+aiosqlite:///{workdir}/{name}.db"
-        return
-    from testkit.servers import Postgres
-
-    server = Postgres(f"{workdir}/pg")
-    try:
-        yield server.new_database_url()
-        yield server.new_database_url()
-    finally:
-        server.stop()
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
@@ -198,7 +184,7 @@ async def main() -> None:
     args = parser.parse_args()
     logging.getLogger("alembic").setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory() as workdir:
-        urls = database_urls(args.db, workdir)
+        urls = two_databases(args.db, workdir)
         results = await measure(urls, (args.small, args.large), args.runs)
         urls.close()
     print(f"{'case':<28} {args.small:>9,} {args.large:>9,}  ratio (ms, median of {args.runs})")

@@ -35,6 +35,7 @@ from server.projects.models import Project  # noqa: E402
 from server.runtime import open_runtime  # noqa: E402
 from server.tasks.models import NO_DUE, Task, TaskAlert  # noqa: E402
 from server.workers.scheduler import DeadlineScheduler  # noqa: E402
+from testkit.servers import two_databases  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
 from record import quick, record  # noqa: E402
@@ -147,21 +148,6 @@ async def _measure(services, stored: int, due: int, runs: int) -> list[float]:
     return timings
 
 
-def database_urls(kind: str, workdir: str):
-    if kind == "sqlite":
-        for name in ("small", "large"):
-            yield f"sqlite+aiosqlite:///{workdir}/{name}.db"
-        return
-    from testkit.servers import Postgres
-
-    server = Postgres(f"{workdir}/pg")
-    try:
-        yield server.new_database_url()
-        yield server.new_database_url()
-    finally:
-        server.stop()
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
@@ -173,7 +159,7 @@ async def main() -> None:
     random.seed(7)
     medians = {}
     with tempfile.TemporaryDirectory() as workdir:
-        urls = database_urls(args.db, workdir)
+        urls = two_databases(args.db, workdir)
         for label, stored in (("small", args.small), ("large", args.large)):
             print(f"{args.db}: {stored:,} stored tasks, {args.due:,} due", flush=True)
             timings = await measure(next(urls), stored, args.due, args.runs)

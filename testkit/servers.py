@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import itertools
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import uvicorn
 
@@ -17,6 +17,21 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def two_databases(kind: str, workdir: str) -> Iterator[str]:
+    """The URLs of two fresh databases under `workdir` ("sqlite" files, or "postgres" ones in
+    one server that stops once the iterator is closed): a benchmark's two sizes."""
+    if kind == "sqlite":
+        for name in ("small", "large"):
+            yield f"sqlite+aiosqlite:///{workdir}/{name}.db"
+        return
+    server = Postgres(f"{workdir}/pg")
+    try:
+        yield server.new_database_url()
+        yield server.new_database_url()
+    finally:
+        server.stop()
 
 
 class Postgres:
