@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import os
 import sys
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -191,9 +192,13 @@ async def test_a_20_second_outage_logs_a_few_lines_not_thousands(sqlite_url, own
         before = {p.name: len(p.lines) for p in (worker, api)}
 
         own_broker.stop()
+        stopped = time.monotonic()
         for _ in range(10):
             await task_due_in(services, ann, -5)
             await asyncio.sleep(2)
+        # One summary per KAFKA_OUTAGE_LOG_SECONDS (10) the outage lasted: on a slow machine
+        # the 20 s of sleeps take a little longer, and the second summary falls inside.
+        summaries = int((time.monotonic() - stopped) // 10)
         # All but the scheduler's line per alert: that is the work, not the outage.
         during = {
             p.name: [line for line in p.lines[before[p.name] :] if "scheduler tick" not in line]
@@ -204,8 +209,10 @@ async def test_a_20_second_outage_logs_a_few_lines_not_thousands(sqlite_url, own
         await eventually(lambda: notified(services, 10), within=30)
 
     for name, lines in during.items():
-        assert 1 <= len(lines) <= 6, f"{name} logged {len(lines)} lines:\n" + "\n".join(lines)
-        assert sum("WARNING" in line for line in lines) <= 3, "\n".join(lines)
+        assert 1 <= len(lines) <= 4 + summaries, f"{name} logged {len(lines)} lines:\n" + "\n".join(
+            lines
+        )
+        assert sum("WARNING" in line for line in lines) <= 2 + summaries, "\n".join(lines)
         assert [line for line in lines if "Traceback" in line or "ERROR" in line] == []
     for process in (worker, api):
         assert process.said("is reachable again after"), process.lines[-20:]
