@@ -105,7 +105,9 @@ class ConversationService:
         _check_message("message", text)
         if conversation_id is None:
             return Turn(user=user, conversation_id=None, text=text, history=[])
-        rows = await self.db.run(partial(queries.recent_history, user.id, conversation_id))
+        rows = await self.db.read_in_place(
+            partial(queries.recent_history, user.id, conversation_id)
+        )
         history = bound_history([*rows, Asking(text)], self.history_chars)[:-1]
         return Turn(user=user, conversation_id=conversation_id, text=text, history=history)
 
@@ -119,7 +121,7 @@ class ConversationService:
         conversation_id = None
         if transcript.earlier:
             work = partial(queries.find_fingerprint, user.id, earlier_fingerprint(transcript))
-            conversation_id = await self.db.run(work)
+            conversation_id = await self.db.read_in_place(work)
         asking = [*transcript.earlier, Asking(transcript.text)]
         return Turn(
             user=user,
