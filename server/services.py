@@ -7,6 +7,7 @@ a service of its own. The composition root (`server/runtime.py`) builds it once 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -23,7 +24,7 @@ from server.oauth.documents import MetadataDocuments
 from server.oauth.service import OAuthService
 from server.observability import Metrics
 from server.portability.service import PortabilityService
-from server.projects.service import ProjectService
+from server.projects.service import ProjectService, add_inbox
 from server.tasks.alerts import AlertPolicy
 from server.tasks.deadlines import DeadlineService
 from server.tasks.service import TaskService
@@ -70,7 +71,9 @@ def build_services(
         db=db,
         topics=topics,
         metrics=metrics,
-        users=UserService(db=db, topics=topics, jwt_secret=jwt_secret),
+        users=UserService(
+            db=db, set_up=functools.partial(add_inbox, topics=topics), jwt_secret=jwt_secret
+        ),
         tasks=tasks,
         projects=ProjectService(topics=topics, tasks=tasks),
         comments=CommentService(db=db, topics=topics),

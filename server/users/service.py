@@ -6,16 +6,16 @@ import hashlib
 import re
 import secrets
 import time
+from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jwt
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db import Database, utcnow
 from server.errors import Conflict, NotFound, Unauthorized, ValidationFailed
-from server.events.outbox import Topics
-from server.projects.service import add_inbox
 from server.users.models import ApiToken, User
 
 # zoneinfo knows these, but they name no place and the date parser cannot use them.
@@ -59,14 +59,22 @@ def validate_name(value: str) -> str:
     return value
 
 
+class NewUserSetup(Protocol):
+    """What a new user starts with, written in the transaction that creates them: their
+    Inbox (`server.projects.service.add_inbox`). The composition root passes it in, so
+    users, on which every domain builds, import none of them."""
+
+    async def __call__(self, session: AsyncSession, *, user_id: int) -> object: ...
+
+
 class UserService:
     """Users and their API tokens; tokens are random and stored only as SHA-256 hashes."""
 
     def __init__(
-        self, *, db: Database, topics: Topics | None = None, jwt_secret: str | None = None
+        self, *, db: Database, set_up: NewUserSetup, jwt_secret: str | None = None
     ) -> None:
         self.db = db
-        self.topics = topics or Topics()
+        self.set_up = set_up
         self.jwt_secret = jwt_secret
         self._verified: dict[str, tuple[float, User]] = {}
 
@@ -86,7 +94,7 @@ class UserService:
                 user = User(name=name, email=email, timezone=timezone)
                 session.add(user)
                 await session.flush()
-                await add_inbox(session, user_id=user.id, topics=self.topics)
+                await self.set_up(session, user_id=user.id)
         except IntegrityError:  # created concurrently (the unique name), e.g. by a JWT's first use
             raise Conflict(f"user {name!r} already exists") from None
         return user
