@@ -3,14 +3,17 @@
 A Core select of just the listed columns on `Database.run`: listing is the hot path, and
 skipping the ORM's identity map and instances halves its cost. Each sort has an index per
 status (pending or completed, and all); due-date filters are also written as a range of
-`due_sort`, so the default order reads just that range; a text or tag filter first asks
-the search index which tasks can match (server/tasks/search.py). So no listing reads a
+`due_sort`, so the default order reads just that range; a text or tag filter reads a
+bounded window of that order first and asks the search index which tasks can match only
+when the window does not fill the page (server/tasks/search.py). So no listing reads a
 user's whole history to fill a page.
 """
 
 from __future__ import annotations
 
 import functools
+import operator
+from collections.abc import Sequence
 from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -19,6 +22,8 @@ from sqlalchemy import (
     ColumnElement,
     Integer,
     Select,
+    String,
+    and_,
     bindparam,
     false,
     func,
@@ -33,6 +38,7 @@ from server.db import Database, utcnow
 from server.errors import ValidationFailed
 from server.paging import decode_cursor, encode_cursor
 from server.projects.queries import not_in_archived, project_names
+from server.tasks import search
 from server.tasks.dates import resolve_due
 from server.tasks.models import (
     LIST_LIMIT_MAX,
@@ -45,7 +51,6 @@ from server.tasks.models import (
 )
 from server.tasks.queries import PUBLIC_COLUMNS, public_from
 from server.tasks.rules import PRIORITY_RANK, normalize_tags
-from server.tasks.search import candidates
 from server.users.models import User
 from server.validation import no_nul
 
@@ -60,9 +65,13 @@ def listing(
     project_id: int | None,
     overdue_after_minutes: int,
     candidate_ids: list[int] | None = None,
+    until: Sequence[Any] | None = None,
+    archived: bool = False,
 ) -> Select:
     """The statement that reads one page of `query` (one row more, to know if there is more),
-    among `candidate_ids` when given (see `owner_columns`)."""
+    among `candidate_ids` when given (see `owner_columns`), with `until` up to the task with
+    these sort keys (see `search.searched_rows`), with `archived` the archived projects'
+    tasks too."""
     check_limit(query)
     sort = Sort(query.sort)
     keys, descending = sort_keys(sort)
@@ -77,14 +86,14 @@ def listing(
         where.append(Task.id.in_(candidate_ids))
     if project_id is not None:
         where.append(project == project_id)
-    elif query.parent_id is None:
+    elif query.parent_id is None and not archived:
         where.append(not_in_archived(Task.project_id, user.id))  # hidden unless asked for
     stmt = select(*columns).where(*where)
-    if query.cursor:
-        values = decode_cursor(query.cursor, sort.value, CURSOR_KINDS[sort])
-        row = tuple_(*keys)
-        bound = tuple_(*(literal(v, k.type) for k, v in zip(keys, values, strict=True)))
-        stmt = stmt.where(row < bound if descending else row > bound)
+    if query.cursor:  # after the cursor's task
+        after = decode_cursor(query.cursor, sort.value, CURSOR_KINDS[sort])
+        stmt = stmt.where(keys_range(keys, after, operator.lt if descending else operator.gt))
+    if until is not None:  # up to this task
+        stmt = stmt.where(keys_range(keys, until, operator.ge if descending else operator.le))
     # The columns the filters fix come first too: they change nothing in the order, but
     # PostgreSQL reads an index in order only when it sees them there (it does not treat
     # `deleted_at IS NULL` as fixing a column), instead of sorting every matching row.
@@ -93,6 +102,15 @@ def listing(
         fixed.insert(0, Task.deleted_at)
     order = [k.desc() if descending else k.asc() for k in (*fixed, *keys)]
     return stmt.order_by(*order).limit(query.limit + 1)
+
+
+def keys_range(keys: list[Any], values: Sequence[Any], compare: Any) -> ColumnElement[bool]:
+    """The rows whose sort keys compare so with `values` (`(keys) > (values)`, …). The
+    first key is also compared alone (`>=` for `>`): SQLite reads an index on an expression
+    (`lower(title)`) as a range only from that, not from a row of values."""
+    bound = [literal(v, k.type) for k, v in zip(keys, values, strict=True)]
+    alone = {operator.lt: operator.le, operator.gt: operator.ge}.get(compare, compare)
+    return and_(compare(tuple_(*keys), tuple_(*bound)), alone(keys[0], bound[0]))
 
 
 def check_limit(query: TaskQuery) -> None:
@@ -130,6 +148,19 @@ def unfiltered_listing(status: Status, sort: Sort) -> Select:
     return stmt.limit(bindparam("limit", type_=Integer))
 
 
+def plain_statement(
+    user: User, query: TaskQuery, *, project_id: int | None, overdue_after_minutes: int
+) -> tuple[Select, dict[str, Any]]:
+    """The statement of a listing without a text or tag filter, and its parameters."""
+    if project_id is None and is_unfiltered(query):
+        check_limit(query)
+        stmt = unfiltered_listing(Status(query.status), Sort(query.sort))
+        return stmt, {"user_id": user.id, "limit": query.limit + 1}
+    return listing(
+        user, query, project_id=project_id, overdue_after_minutes=overdue_after_minutes
+    ), {}
+
+
 async def list_page(
     db: Database,
     *,
@@ -142,35 +173,30 @@ async def list_page(
     """One page of the user's tasks (of `project_id` when given, resolved from
     `query.project`); `next_cursor` continues after its last task. With `with_names`, the
     user's project names by id, read in the same unit (else an empty dict)."""
-    if project_id is None and is_unfiltered(query):
-        check_limit(query)
-        stmt = unfiltered_listing(Status(query.status), Sort(query.sort))
-        params = {"user_id": user.id, "limit": query.limit + 1}
-    else:
-        stmt = listing(
-            user, query, project_id=project_id, overdue_after_minutes=overdue_after_minutes
-        )
-        params = {}
     tag, words = search_terms(query)
+    searched = tag is not None or words is not None
+    scope = {"project_id": project_id, "overdue_after_minutes": overdue_after_minutes}
+    if searched:
+        build = functools.partial(listing, user, query, **scope)
+        end = window_end(user, query, **scope)
+    else:
+        stmt, params = plain_statement(user, query, **scope)
 
     def read(conn):
         names = project_names(conn, user.id) if with_names else {}
-        return read_rows(conn), names
-
-    def read_rows(conn):
-        ids = None
-        if tag is not None or words is not None:
-            ids = candidates(conn, user_id=user.id, tag=tag, words=words)
-        if ids is not None:
-            narrowed = listing(
-                user,
-                query,
-                project_id=project_id,
-                overdue_after_minutes=overdue_after_minutes,
-                candidate_ids=ids,
+        if searched:
+            rows = search.searched_rows(
+                conn,
+                read=build,
+                window_end=end,
+                limit=query.limit,
+                user_id=user.id,
+                tag=tag,
+                words=words,
             )
-            return conn.execute(narrowed).all()
-        return conn.execute(stmt, params).all()
+        else:
+            rows = conn.execute(stmt, params).all()
+        return rows, names
 
     rows, names = await db.run(read)
     more = len(rows) > query.limit
@@ -179,6 +205,28 @@ async def list_page(
     cursor = encode_cursor(sort.value, sort_values(rows[-1], sort)) if more and rows else None
     tasks = [public_from(row._mapping) for row in rows]
     return TaskPage(tasks=tasks, next_cursor=cursor), names
+
+
+def window_end(
+    user: User, query: TaskQuery, *, project_id: int | None, overdue_after_minutes: int
+) -> Select:
+    """The sort keys of the last task of a searched listing's window (`search.searched_rows`):
+    the `WINDOW_PER_ROW * (limit + 1)`-th task the plain filter lists; no row if it lists
+    fewer. It reads its index as the plain listing does, in order, that many entries (an
+    offset within the window, not a way of paging). The archived projects' tasks, which
+    listings hide, count too: the index has no project to check them by, so it alone
+    answers (the window then holds fewer listed tasks; the page it gives is the same)."""
+    plain = query.model_copy(update={"tag": None, "query": None})
+    keys, _ = sort_keys(Sort(query.sort))
+    stmt = listing(
+        user,
+        plain,
+        project_id=project_id,
+        overdue_after_minutes=overdue_after_minutes,
+        archived=True,
+    )
+    size = search.WINDOW_PER_ROW * (query.limit + 1)
+    return stmt.with_only_columns(*keys).offset(size - 1).limit(1)
 
 
 def owner_columns(*, narrowed: bool) -> tuple[Any, Any, Any]:
@@ -265,7 +313,7 @@ def sort_keys(sort: Sort) -> tuple[list[Any], bool]:
     if sort == Sort.priority:
         return [Task.priority_rank, Task.due_sort, Task.id], False
     if sort == Sort.title:
-        return [func.lower(Task.title), Task.id], False
+        return [func.lower(Task.title, type_=String), Task.id], False
     return [Task.created_at, Task.id], True
 
 

@@ -1,12 +1,15 @@
-"""Text and tag search for listings: the tasks that can match, read from an index.
+"""Text and tag search for listings: how a listing with a `query` or `tag` is read, and the
+tasks that can match, read from an index.
 
 A listing reads a user's tasks in its sort order and keeps those its filters match, which
 is quick while matches are common (the page fills early) and reads the user's whole
-history when they are rare. So a `query` or `tag` filter first asks an index which tasks
-can match: `candidates()` returns their ids when there are at most `MAX_CANDIDATES` (the
-listing then reads just those rows and sorts them), or None when there are more (the
-listing reads in sort order: with that many matches its page fills early). The exact
-filters (server/tasks/listing.py) stay in every case; the index only narrows.
+history when they are rare. An index of the terms answers the rare ones, but for a common
+term its lookup reads all of the term's entries, which grow with the table. So
+`searched_rows` reads a bounded window of the listing's order first, which fills the page
+of a common term, and only then asks the index: `candidates()` returns the ids that can
+match when there are at most `MAX_CANDIDATES` (the listing then reads just those rows and
+sorts them), or None when there are more (the listing reads in sort order). The exact
+filters (server/tasks/listing.py) stay in every case; the window and the index only narrow.
 
 - SQLite: `tasks_search`, an FTS5 table with the trigram tokenizer over `title`,
   `description` and `tags_key`, kept in step with `tasks` by triggers (migration 0010;
@@ -22,7 +25,21 @@ filters (server/tasks/listing.py) stay in every case; the index only narrows.
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, Text, bindparam, cast, func, literal_column, select, text
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Row,
+    Select,
+    Text,
+    bindparam,
+    cast,
+    func,
+    literal_column,
+    select,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, array
 
 from server.tasks.models import Task
@@ -40,6 +57,8 @@ SEARCH_SCHEMA = {
 }
 # Above this many possible matches a listing reads in its sort order instead.
 MAX_CANDIDATES = 500
+# A searched listing first reads this many tasks per row of its page, in its order.
+WINDOW_PER_ROW = 20
 TRIGRAM = 3
 
 SQLITE_CANDIDATES = text(
@@ -109,3 +128,40 @@ def candidates(
         found = conn.execute(stmt)
     ids = found.scalars().all()
     return None if len(ids) > MAX_CANDIDATES else list(ids)
+
+
+def searched_rows(
+    conn: Connection,
+    *,
+    read: Callable[..., Select],
+    window_end: Select,
+    limit: int,
+    user_id: int,
+    tag: str | None,
+    words: str | None,
+) -> Sequence[Row[Any]]:
+    """The rows of one page (of `limit` tasks, plus one to know if there is more) of a listing
+    with a text or tag, whose statement `read(until=..., candidate_ids=...)` builds
+    (server/tasks/listing.py `listing`).
+
+    In two steps, neither of which costs more as the user's history grows:
+
+    1. The window: the first `WINDOW_PER_ROW` tasks per row of the page that the listing's
+       plain filter (the same listing without its text and tag) lists after the cursor;
+       `window_end` reads the sort keys of the last of them. The listing read up to there
+       fills its page when about one task in `WINDOW_PER_ROW` matches, and then that is its
+       page: no task after the window comes before one in it. When the plain filter lists
+       fewer tasks than that (no end), that read is the whole answer.
+    2. Otherwise the term is rare among those tasks, and the index says which tasks can
+       match (`candidates`): those are read by primary key and sorted, or, if there are
+       more than `MAX_CANDIDATES` (rare at first but common further on), the listing is
+       read in its order.
+
+    So a common term never asks the index; a rare one asks it and finds a few entries.
+    """
+    end = conn.execute(window_end).first()
+    rows = conn.execute(read(until=end)).all()
+    if end is None or len(rows) > limit:
+        return rows
+    ids = candidates(conn, user_id=user_id, tag=tag, words=words)
+    return conn.execute(read(candidate_ids=ids)).all()

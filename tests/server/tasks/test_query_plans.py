@@ -3,12 +3,15 @@ index order, on both engines (EXPLAIN): no listing reads a user's whole history.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import Select, func, insert, select, text
 
 from server.activity.models import Activity
 from server.db import utcnow
-from server.tasks.listing import listing
+from server.paging import encode_cursor
+from server.tasks.listing import listing, window_end
 from server.tasks.models import NO_DUE, Task, TaskQuery
 from server.tasks.search import SQLITE_CANDIDATES, match_expression, postgres_candidates
 
@@ -176,9 +179,7 @@ async def test_a_listing_narrowed_by_the_search_index_reads_just_those_tasks(ser
     ],
     ids=["tag", "text", "tag and text"],
 )
-async def test_the_search_index_answers_which_tasks_can_match(
-    services, alice, tag, words, indexes
-):
+async def test_the_search_index_answers_which_tasks_can_match(services, alice, tag, words, indexes):
     if services.db.is_sqlite:
         async with services.db.engine.connect() as conn:
             found = " ".join(
@@ -195,3 +196,63 @@ async def test_the_search_index_answers_which_tasks_can_match(
         await seed_history(services, alice, 3000)
         found = await plan(services, postgres_candidates(alice.user.id, tag, words))
         assert any(index in found for index in indexes), found
+
+
+# The last task of a window, as its sort keys.
+WINDOW_ENDS = {"due": (NO_DUE, 4), "priority": (2, NO_DUE, 4), "title": ("milk", 4)}
+
+
+@pytest.mark.parametrize(
+    ("query", "index"),
+    [
+        ({"tag": "work"}, "ix_tasks_list_due"),
+        ({"query": "milk", "sort": "priority"}, "ix_tasks_list_priority"),
+        ({"tag": "work", "sort": "title", "status": "all"}, "ix_tasks_all_title"),
+        ({"query": "milk", "sort": "created", "status": "completed"}, "ix_tasks_list_created"),
+    ],
+    ids=["tag", "text by priority", "tag, all by title", "text, completed by creation"],
+)
+async def test_a_searched_listing_reads_its_window_from_its_index_in_order(
+    services, alice, query, index
+):
+    query = TaskQuery(**query)
+    end = window_end(alice.user, query, project_id=None, overdue_after_minutes=60)
+    last = WINDOW_ENDS.get(query.sort, (utcnow(), 4))
+    within = listing(alice.user, query, project_id=None, overdue_after_minutes=60, until=last)
+
+    found_end, found_within = await plan(services, end), await plan(services, within)
+
+    # The window's end is read from the index in order; the listing reads up to it and
+    # stops there (a range of the index).
+    assert index in found_end and unsorted(found_end), found_end
+    assert index in found_within and unsorted(found_within), found_within
+    if services.db.is_sqlite:
+        assert re.search(r"[<>]\(?\?", found_within), found_within
+    else:
+        assert "ROW(" in found_within.split("Index Cond: ", 1)[1], found_within
+
+
+async def test_the_end_of_a_window_is_read_from_the_index_alone(services, alice):
+    await seed_history(services, alice, 3000)
+    query = TaskQuery(tag="work")
+    end = window_end(alice.user, query, project_id=None, overdue_after_minutes=60)
+
+    found = await plan(services, end)
+
+    covering = "COVERING INDEX" if services.db.is_sqlite else "Index Only Scan"
+    assert covering in found and "ix_tasks_list_due" in found, found
+
+
+@pytest.mark.parametrize("sort", ["due", "priority", "title", "created"])
+async def test_a_page_after_a_cursor_starts_reading_its_index_at_the_cursor(services, alice, sort):
+    last = WINDOW_ENDS.get(sort, (utcnow(), 4))
+    query = TaskQuery(sort=sort, cursor=encode_cursor(sort, list(last)))
+    stmt = listing(alice.user, query, project_id=None, overdue_after_minutes=60)
+
+    found = await plan(services, stmt)
+
+    assert unsorted(found), found
+    if services.db.is_sqlite:
+        assert re.search(r"[<>]\(?\?", found), found
+    else:
+        assert "ROW(" in found.split("Index Cond: ", 1)[1], found
