@@ -228,6 +228,13 @@ class TaskQuery(BaseModel):
 # -- storage and results --------------------------------------------------------------------
 
 
+# A partial index's condition: the deleted tasks only.
+DELETED_ONLY = {
+    "sqlite_where": text("deleted_at IS NOT NULL"),
+    "postgresql_where": text("deleted_at IS NOT NULL"),
+}
+
+
 class Task(SQLModel, table=True):
     __tablename__ = "tasks"
     __table_args__ = (
@@ -251,6 +258,13 @@ class Task(SQLModel, table=True):
         Index("ix_tasks_all_priority", "user_id", "deleted_at", "priority_rank", "due_sort", "id"),
         Index("ix_tasks_all_created", "user_id", "deleted_at", "created_at", "id"),
         Index("ix_tasks_all_title", "user_id", "deleted_at", text("lower(title)"), "id"),
+        # The trash (`status=deleted`): the same orders over the deleted tasks alone.
+        Index("ix_tasks_trash_due", "user_id", "due_sort", "id", **DELETED_ONLY),
+        Index(
+            "ix_tasks_trash_priority", "user_id", "priority_rank", "due_sort", "id", **DELETED_ONLY
+        ),
+        Index("ix_tasks_trash_created", "user_id", "created_at", "id", **DELETED_ONLY),
+        Index("ix_tasks_trash_title", "user_id", text("lower(title)"), "id", **DELETED_ONLY),
         Index("ix_tasks_user_updated", "user_id", "updated_at"),
         Index("ix_tasks_next_alert", "next_alert_at"),
         # One project's tasks, and one task's subtasks (and their open count), in due order.

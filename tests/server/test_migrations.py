@@ -327,3 +327,34 @@ async def test_tasks_stored_before_the_postgres_text_index_are_narrowed_to_by_qu
         )
     assert found == {"LICENCE": ["Renew licence"], "town hall": ["Renew licence"], "passport": []}
     assert narrowed is not None and len(narrowed) == 1
+
+
+async def test_a_database_from_before_the_trash_indexes_lists_its_trash_in_order(database_url):
+    # A database at 0011 with deleted tasks: 0012 indexes them, and the trash lists them.
+    db = Database(database_url)
+    async with db.write_engine.begin() as conn:
+        await conn.run_sync(lambda sync: command.upgrade(alembic_config(sync), "0002"))
+        await _insert_first_release_rows(conn)
+        await conn.run_sync(lambda sync: command.upgrade(alembic_config(sync), "0011"))
+        await conn.execute(text("UPDATE tasks SET deleted_at = created_at"))
+    await db.dispose()
+    async with services_on(database_url) as services:  # opening it migrates
+        user = await services.users.authenticate("tda_first-release-token")
+        await make_task(services, user, title="Another")
+        trash = {
+            sort: [
+                t.title
+                for t in (
+                    await services.tasks.list_tasks(
+                        user=user, query=TaskQuery(status="deleted", sort=sort)
+                    )
+                ).tasks
+            ]
+            for sort in ("due", "priority", "created", "title")
+        }
+        async with services.db.engine.connect() as conn:
+            indexes = await conn.run_sync(
+                lambda sync: {index["name"] for index in inspect(sync).get_indexes("tasks")}
+            )
+    assert trash == dict.fromkeys(("due", "priority", "created", "title"), ["Renew licence"])
+    assert {"ix_tasks_trash_due", "ix_tasks_trash_created"} <= indexes

@@ -78,6 +78,10 @@ def unsorted(found: str) -> bool:
         ({"status": "all", "sort": "priority"}, None, "ix_tasks_all_priority"),
         ({"status": "all", "sort": "created"}, None, "ix_tasks_all_created"),
         ({"status": "all", "sort": "title"}, None, "ix_tasks_all_title"),
+        ({"status": "deleted"}, None, "ix_tasks_trash_due"),
+        ({"status": "deleted", "sort": "priority"}, None, "ix_tasks_trash_priority"),
+        ({"status": "deleted", "sort": "created"}, None, "ix_tasks_trash_created"),
+        ({"status": "deleted", "sort": "title"}, None, "ix_tasks_trash_title"),
     ],
     ids=[
         "pending",
@@ -92,6 +96,10 @@ def unsorted(found: str) -> bool:
         "all by priority",
         "all by creation",
         "all by title",
+        "trash",
+        "trash by priority",
+        "trash by creation",
+        "trash by title",
     ],
 )
 async def test_listings_read_their_index_in_order(services, alice, query, project_id, index):
