@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from server.activity.models import LIMIT_MAX, Activity, ActivityPage, ActivityPublic, ActivityQuery
 from server.db import Database, check_id, utcnow
@@ -29,7 +30,7 @@ def diff(before: dict[str, Any] | None, after: dict[str, Any]) -> dict[str, list
 
 
 def record(
-    session: AsyncSession,
+    session: Session | AsyncSession,
     *,
     user_id: int,
     type: str,
@@ -64,14 +65,20 @@ class ActivityService:
         async with self.db.session() as session:
             if query.task_id is not None:
                 check_id(query.task_id, task_not_found)
-                await owned_task(
-                    session, self.db, user_id=user.id, task_id=query.task_id, include_deleted=True
+                await session.run_sync(
+                    owned_task,
+                    self.db,
+                    user_id=user.id,
+                    task_id=query.task_id,
+                    include_deleted=True,
                 )
                 stmt = stmt.where(Activity.task_id == query.task_id)
             if query.project is not None:
                 # An id also names a deleted project: its history stays readable.
-                project = await ProjectLookup(session, user.id).resolve(
-                    query.project, include_deleted=True
+                project = await session.run_sync(
+                    lambda sync: ProjectLookup(sync, user.id).resolve(
+                        query.project, include_deleted=True
+                    )
                 )
                 stmt = stmt.where(Activity.project_id == project.id)
             if query.since is not None:

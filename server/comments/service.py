@@ -66,16 +66,16 @@ class CommentService:
         """Append a comment to the user's task (not a deleted one)."""
         text = no_nul("text", data.text)
         async with self.db.transaction() as session:
-            task = await owned_task(
-                session, self.db, user_id=user.id, task_id=task_id, include_deleted=False
+            task = await session.run_sync(
+                owned_task, self.db, user_id=user.id, task_id=task_id, include_deleted=False
             )
             return await append_comment(session, self.topics, task=task, text=text)
 
     async def list_comments(self, *, user: User, task_id: int) -> CommentList:
         """The task's comments, oldest first (a deleted task's too)."""
         async with self.db.session() as session:
-            await owned_task(
-                session, self.db, user_id=user.id, task_id=task_id, include_deleted=True
+            await session.run_sync(
+                owned_task, self.db, user_id=user.id, task_id=task_id, include_deleted=True
             )
             found = await session.scalars(
                 select(Comment).where(Comment.task_id == task_id).order_by(Comment.id)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from server.config import Settings
 from server.db import utcnow
@@ -51,7 +52,7 @@ def envelope(*, type: str, user_id: int, subject: str, data: dict[str, Any]) -> 
 
 
 def add_event(
-    session: AsyncSession,
+    session: Session | AsyncSession,
     *,
     topic: str,
     type: str,

@@ -84,8 +84,8 @@ class NotificationService:
         due = data["due"] and datetime.fromisoformat(data["due"])
         fire_at = datetime.fromisoformat(data["fire_at"])
         try:
-            task = await owned_task(
-                session,
+            task = await session.run_sync(
+                owned_task,
                 self.db,
                 user_id=int(data["user_id"]),
                 task_id=int(data["task_id"]),

@@ -69,20 +69,22 @@ async def import_plan(
     """Write `plan` into `user`'s account in `session`'s transaction (the caller commits)."""
     user = await session.get(User, user.id)
     await _apply_settings(session, user, plan)
-    work = tasks.work_on(session, user)
+    work = tasks.work_on(session.sync_session, user)  # its calls go through run_sync
     written = _Written()
     for planned in plan.projects:
         with _about(work, plan, planned.origin):
-            written.projects[planned.key] = await _project(work, topics, planned, written)
+            written.projects[planned.key] = await session.run_sync(
+                lambda _, planned=planned: _project(work, topics, planned, written)
+            )
     for done, planned in enumerate(plan.tasks, 1):
         with _about(work, plan, planned.origin):
-            written.tasks[planned.key] = await _task(work, topics, planned, written)
+            written.tasks[planned.key] = await _task(session, work, topics, planned, written)
         if progress is not None:
             progress(done, len(plan.tasks))
     for planned in plan.tasks:
         _settle(work, plan, planned, written)
     with _about(work, plan, ""):
-        await work.finish()
+        await session.run_sync(lambda _: work.finish())
     return ImportSummary(
         projects_created=written.created,
         projects_merged=written.merged,
@@ -129,21 +131,19 @@ async def _apply_settings(session: AsyncSession, user: User, plan: Plan) -> None
         await put_setting(session, user_id=user.id, name=name, value=value)
 
 
-async def _project(
-    work: TaskWork, topics: Topics, planned: PlannedProject, written: _Written
-) -> Project:
+def _project(work: TaskWork, topics: Topics, planned: PlannedProject, written: _Written) -> Project:
     """The account's project for the file's: its Inbox, a live one of that name, or a new one."""
     if planned.inbox:
         written.merged += 1
-        return await work.projects.inbox()
+        return work.projects.inbox()
     if planned.deleted_at is None:
-        existing = await work.projects.taken(planned.name)
+        existing = work.projects.taken(planned.name)
         if existing is not None:
             written.merged += 1
             return existing
     data = parse_model(ProjectCreate, {"name": planned.name, "color": planned.color})
     written.created += 1
-    return await insert_project(
+    return insert_project(
         work,
         topics,
         data,
@@ -153,14 +153,17 @@ async def _project(
     )
 
 
-async def _task(work: TaskWork, topics: Topics, planned: PlannedTask, written: _Written) -> Task:
+async def _task(
+    session: AsyncSession, work: TaskWork, topics: Topics, planned: PlannedTask, written: _Written
+) -> Task:
     """A new task with the planned fields, reminders, state and comments."""
     fields = dict(planned.fields)
     if planned.parent_key is not None:
         fields["parent_id"] = written.tasks[planned.parent_key].id
     if planned.reminders is not None:
         fields["reminders"] = []  # set below, as they were (fired or not)
-    task = await work.create(parse_model(TaskCreate, fields))
+    data = parse_model(TaskCreate, fields)
+    task = await session.run_sync(lambda _: work.create(data))
     task.project_id = written.projects[planned.project_key].id
     if planned.reminders is not None:
         task.reminders = _reminders(work, planned.reminders)
@@ -175,9 +178,7 @@ async def _task(work: TaskWork, topics: Topics, planned: PlannedTask, written: _
             text = parse_model(CommentCreate, {"text": comment.text}).text
         except ValidationFailed as exc:
             raise ValidationFailed(f"comments[{index}].{exc.field}", exc.rule) from None
-        await append_comment(
-            work.session, topics, task=task, text=text, created_at=comment.created_at
-        )
+        await append_comment(session, topics, task=task, text=text, created_at=comment.created_at)
         written.comments += 1
     return task
 

@@ -2,7 +2,8 @@
 
 `ProjectLookup` reads the user's projects once per unit of work (a user has a handful), so
 resolving several references, or checking whether a task's project is archived for each
-task of a batch, costs one query.
+task of a batch, costs one query. It works on a sync `Session` (a unit of work on
+`Database.run_session`; an async caller hands it to `AsyncSession.run_sync`).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from typing import NoReturn
 
 from sqlalchemy import ColumnElement, Connection, Select, bindparam, select, true
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from server.db import check_id, utcnow
 from server.errors import NotFound, ValidationFailed
@@ -43,14 +44,14 @@ def not_in_archived(project_id: ColumnElement[int], user_id: int) -> ColumnEleme
 class ProjectLookup:
     """The projects of one user within one session (deleted ones included)."""
 
-    def __init__(self, session: AsyncSession, user_id: int) -> None:
+    def __init__(self, session: Session, user_id: int) -> None:
         self.session = session
         self.user_id = user_id
         self._by_id: dict[int, Project] | None = None
 
-    async def load(self) -> dict[int, Project]:
+    def load(self) -> dict[int, Project]:
         if self._by_id is None:
-            found = await self.session.scalars(
+            found = self.session.scalars(
                 select(Project).where(Project.user_id == self.user_id).order_by(Project.id)
             )
             self._by_id = {project.id: project for project in found}
@@ -65,12 +66,12 @@ class ProjectLookup:
         if self._by_id is not None:
             self._by_id[project.id] = project
 
-    async def live(self) -> list[Project]:
+    def live(self) -> list[Project]:
         """The user's projects that are not deleted, the Inbox first, then by name."""
-        projects = [p for p in (await self.load()).values() if p.deleted_at is None]
+        projects = [p for p in self.load().values() if p.deleted_at is None]
         return sorted(projects, key=lambda p: (not p.inbox, p.name.lower(), p.id))
 
-    async def resolve(
+    def resolve(
         self, ref: int | str, *, field: str | None = None, include_deleted: bool = False
     ) -> Project:
         """The project `ref` names: a name matched ignoring case among the live projects, or
@@ -79,7 +80,7 @@ class ProjectLookup:
         for a name that matches none, the error lists the user's projects."""
         if isinstance(ref, str):
             name = ref.strip()
-            live = await self.live()
+            live = self.live()
             found = next((p for p in live if p.name.lower() == name.lower()), None)
             if found is not None:
                 return found
@@ -88,7 +89,7 @@ class ProjectLookup:
                 self._missing(f"no project named {name!r}; the projects are: {names}", ref, field)
             ref = int(name)
         try:
-            return await self.owned(ref, include_deleted=include_deleted)
+            return self.owned(ref, include_deleted=include_deleted)
         except NotFound as exc:
             self._missing(exc.message, ref, field)
 
@@ -98,30 +99,28 @@ class ProjectLookup:
             raise ValidationFailed(field, message)
         raise NotFound(message, details={"project": ref})
 
-    async def owned(self, project_id: int, *, include_deleted: bool = True) -> Project:
+    def owned(self, project_id: int, *, include_deleted: bool = True) -> Project:
         """The user's project by id, deleted or not; NotFound like a missing one."""
         check_id(project_id, project_not_found)
-        project = (await self.load()).get(project_id)
+        project = self.load().get(project_id)
         if project is None or (project.deleted_at is not None and not include_deleted):
             raise project_not_found(project_id)
         return project
 
-    async def inbox(self) -> Project:
+    def inbox(self) -> Project:
         """The user's Inbox, created if it is missing (every user gets one when created)."""
-        found = next((p for p in (await self.load()).values() if p.inbox), None)
+        found = next((p for p in self.load().values() if p.inbox), None)
         if found is None:
             now = utcnow()
             found = Project(
                 user_id=self.user_id, name=INBOX, inbox=True, created_at=now, updated_at=now
             )
             self.session.add(found)
-            await self.session.flush()
+            self.session.flush()
             self.add(found)
         return found
 
-    async def taken(self, name: str, *, besides: int | None = None) -> Project | None:
+    def taken(self, name: str, *, besides: int | None = None) -> Project | None:
         """The live project already called `name` (ignoring case), other than `besides`."""
         wanted = name.strip().lower()
-        return next(
-            (p for p in await self.live() if p.name.lower() == wanted and p.id != besides), None
-        )
+        return next((p for p in self.live() if p.name.lower() == wanted and p.id != besides), None)

@@ -1,8 +1,9 @@
 """The project service: a user's projects and what happens to their tasks.
 
 Each method is one unit of work with the task service's `TaskWork` on the same
-transaction, so a project change and what it does to its tasks (deleted, restored, alerts
-silenced or re-armed) commit together, each with its events and activity. The rules:
+transaction (run whole on `Database.run_session`), so a project change and what it does to
+its tasks (deleted, restored, alerts silenced or re-armed) commit together, each with its
+events and activity. The rules:
 names are unique per user ignoring case among the projects not deleted (the database's
 unique index backs the check); the Inbox can be neither renamed, archived nor deleted;
 deleting a project soft-deletes its tasks, restoring it brings back exactly those.
@@ -10,14 +11,15 @@ deleting a project soft-deletes its tasks, restoring it brings back exactly thos
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import false, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from server.activity.service import diff, record
 from server.db import utcnow
@@ -37,6 +39,8 @@ from server.tasks.models import Task
 from server.tasks.service import TaskService
 from server.tasks.work import TaskWork
 from server.users.models import User
+
+R = TypeVar("R")
 
 
 def clean_name(value: str) -> str:
@@ -71,9 +75,9 @@ def to_public(project: Project, open_tasks: int) -> ProjectPublic:
     )
 
 
-async def open_task_counts(session: AsyncSession, project_ids: list[int]) -> dict[int, int]:
+def open_task_counts(session: Session, project_ids: list[int]) -> dict[int, int]:
     """Open tasks per project, counted on ix_tasks_project_list."""
-    rows = await session.execute(
+    rows = session.execute(
         select(Task.project_id, func.count())
         .where(
             Task.project_id.in_(project_ids),
@@ -86,7 +90,7 @@ async def open_task_counts(session: AsyncSession, project_ids: list[int]) -> dic
 
 
 def emit(
-    session: AsyncSession,
+    session: Session | AsyncSession,
     topics: Topics,
     event_type: str,
     *,
@@ -119,13 +123,13 @@ async def add_inbox(session: AsyncSession, *, user_id: int, topics: Topics) -> P
     return inbox
 
 
-async def check_free(lookup: ProjectLookup, name: str, *, besides: int | None = None) -> None:
-    existing = await lookup.taken(name, besides=besides)
+def check_free(lookup: ProjectLookup, name: str, *, besides: int | None = None) -> None:
+    existing = lookup.taken(name, besides=besides)
     if existing is not None:
         raise ValidationFailed("name", f"a project named {existing.name!r} already exists")
 
 
-async def insert_project(
+def insert_project(
     work: TaskWork,
     topics: Topics,
     data: ProjectCreate,
@@ -139,9 +143,9 @@ async def insert_project(
     `create_project` makes one; an import (server/portability) also gives the state it had
     (archived, when made, when deleted: a deleted one does not take its name)."""
     name = clean_name(data.name)
-    await work.projects.load()
+    work.projects.load()
     if deleted_at is None:
-        await check_free(work.projects, name)
+        check_free(work.projects, name)
     now = utcnow()
     project = Project(
         user_id=work.user.id,
@@ -153,7 +157,7 @@ async def insert_project(
         deleted_at=deleted_at,
     )
     work.session.add(project)
-    await work.session.flush()
+    work.session.flush()
     work.projects.add(project)
     emit(
         work.session,
@@ -174,16 +178,13 @@ class ProjectService:
         self.topics = topics
         self.tasks = tasks
 
-    @asynccontextmanager
-    async def _unit(self, user: User) -> AsyncIterator[TaskWork]:
-        async with self.db.transaction() as session:
-            work = self.tasks.work_on(session, user)
-            yield work
-            await work.finish()
+    async def _unit(self, user: User, change: Callable[[TaskWork], R]) -> R:
+        result, _ = await self.tasks.run_unit(user, change)
+        return result
 
     async def create_project(self, *, user: User, data: ProjectCreate) -> ProjectPublic:
-        async with self._translated(data.name.strip()), self._unit(user) as work:
-            project = await insert_project(work, self.topics, data)
+        with self._translated(data.name.strip()):
+            project = await self._unit(user, lambda work: insert_project(work, self.topics, data))
         return to_public(project, 0)
 
     async def update_project(
@@ -198,13 +199,14 @@ class ProjectService:
             if data.name is None:
                 raise ValidationFailed("name", "cannot be null")
             name = clean_name(data.name)
-        async with self._translated(name or ""), self._unit(user) as work:
-            project = await work.projects.resolve(ref)
+
+        def change(work: TaskWork) -> ProjectPublic:
+            project = work.projects.resolve(ref)
             before = tracked(project)
             if name is not None and name != project.name:
                 if project.inbox:
                     raise ValidationFailed("name", "the Inbox cannot be renamed")
-                await check_free(work.projects, name, besides=project.id)
+                check_free(work.projects, name, besides=project.id)
                 project.name = name
             if "color" in fields:
                 project.color = data.color
@@ -212,32 +214,38 @@ class ProjectService:
                 if project.inbox:
                     raise ValidationFailed("archived", "the Inbox cannot be archived")
                 project.archived = data.archived
-                await self._rearm(work, project)
+                self._rearm(work, project)
             project.updated_at = utcnow()
-            return await self._changed(work, project, before, "project.updated")
+            return self._changed(work, project, before, "project.updated")
+
+        with self._translated(name or ""):
+            return await self._unit(user, change)
 
     async def delete_project(self, *, user: User, ref: int | str) -> ProjectChange:
         """Soft-delete a project and its tasks; `restore_project` brings them back."""
-        async with self._unit(user) as work:
-            project = await work.projects.resolve(ref)
+
+        def change(work: TaskWork) -> ProjectChange:
+            project = work.projects.resolve(ref)
             if project.inbox:
                 raise Conflict("the Inbox cannot be deleted")
             before = tracked(project)
-            tasks = await self._tasks_of(work, project, deleted=False)
+            tasks = self._tasks_of(work, project, deleted=False)
             for task in tasks:
-                await work.delete(task, by=f"project:{project.id}")
+                work.delete(task, by=f"project:{project.id}")
             project.deleted_at = project.updated_at = utcnow()
-            public = await self._changed(work, project, before, "project.deleted")
-        return ProjectChange(project=public, task_ids=sorted(t.id for t in tasks))
+            public = self._changed(work, project, before, "project.deleted")
+            return ProjectChange(project=public, task_ids=sorted(t.id for t in tasks))
+
+        return await self._unit(user, change)
 
     async def restore_project(self, *, user: User, ref: int | str) -> ProjectChange:
         """Bring back a deleted project with exactly the tasks deleted with it."""
-        async with self._unit(user) as work:
-            project = await self._deleted(work.projects, ref)
+
+        def change(work: TaskWork) -> ProjectChange:
+            project = self._deleted(work.projects, ref)
             if project.deleted_at is None:
-                public = await self._public(work.session, project)
-                return ProjectChange(project=public, task_ids=[])
-            if await work.projects.taken(project.name) is not None:
+                return ProjectChange(project=self._public(work.session, project), task_ids=[])
+            if work.projects.taken(project.name) is not None:
                 raise Conflict(
                     f"another project is now called {project.name!r}: rename it, then restore"
                 )
@@ -245,29 +253,36 @@ class ProjectService:
             project.deleted_at = None
             project.updated_at = utcnow()
             marker = f"project:{project.id}"
-            deleted = await self._tasks_of(work, project, deleted=True)
+            deleted = self._tasks_of(work, project, deleted=True)
             tasks = [task for task in deleted if task.deleted_with == marker]
             for task in tasks:
-                await work.restore(task, by=marker)
-            public = await self._changed(work, project, before, "project.restored")
-        return ProjectChange(project=public, task_ids=sorted(t.id for t in tasks))
+                work.restore(task, by=marker)
+            public = self._changed(work, project, before, "project.restored")
+            return ProjectChange(project=public, task_ids=sorted(t.id for t in tasks))
+
+        return await self._unit(user, change)
 
     # -- reads ----------------------------------------------------------------
 
     async def get_project(self, *, user: User, ref: int | str) -> ProjectPublic:
         """A project by id (deleted ones too) or by name."""
-        async with self.db.session() as session:
-            lookup = ProjectLookup(session, user.id)
-            project = await lookup.resolve(ref, include_deleted=True)
-            return await self._public(session, project)
+
+        def read(session: Session) -> ProjectPublic:
+            project = ProjectLookup(session, user.id).resolve(ref, include_deleted=True)
+            return self._public(session, project)
+
+        return await self.db.run_session(read)
 
     async def list_projects(self, *, user: User, include_archived: bool = False) -> ProjectList:
         """The user's projects, the Inbox first, each with its open-task count."""
-        async with self.db.session() as session:
-            projects = await ProjectLookup(session, user.id).live()
+
+        def read(session: Session) -> ProjectList:
+            projects = ProjectLookup(session, user.id).live()
             projects = [p for p in projects if include_archived or not p.archived]
-            counts = await open_task_counts(session, [p.id for p in projects])
-        return ProjectList(projects=[to_public(p, counts.get(p.id, 0)) for p in projects])
+            counts = open_task_counts(session, [p.id for p in projects])
+            return ProjectList(projects=[to_public(p, counts.get(p.id, 0)) for p in projects])
+
+        return await self.db.run_session(read)
 
     async def names(self, *, user: User) -> dict[int, str]:
         """Every project's name by id (deleted ones too), for showing a task's project: a
@@ -276,17 +291,18 @@ class ProjectService:
 
     # -- helpers --------------------------------------------------------------
 
-    async def _changed(
+    def _changed(
         self, work: TaskWork, project: Project, before: dict[str, Any], event_type: str
     ) -> ProjectPublic:
         """Flush a changed project and write its event and activity; its public form."""
-        await work.session.flush()
-        public = await self._public(work.session, project)
+        work.session.flush()
+        public = self._public(work.session, project)
         emit(work.session, self.topics, event_type, project=project, public=public, before=before)
         return public
 
-    @asynccontextmanager
-    async def _translated(self, name: str) -> AsyncIterator[None]:
+    @staticmethod
+    @contextmanager
+    def _translated(name: str) -> Iterator[None]:
         """The unique index's refusal (a project named the same meanwhile) as the rule."""
         try:
             yield
@@ -294,37 +310,36 @@ class ProjectService:
             raise ValidationFailed("name", f"a project named {name!r} already exists") from None
 
     @staticmethod
-    async def _deleted(lookup: ProjectLookup, ref: int | str) -> Project:
+    def _deleted(lookup: ProjectLookup, ref: int | str) -> Project:
         """The project to restore: by id, or the most recently deleted one of that name."""
         if isinstance(ref, int) or ref.strip().isdecimal():
-            return await lookup.owned(int(ref))
+            return lookup.owned(int(ref))
         wanted = ref.strip().lower()
-        deleted = [
-            p for p in (await lookup.load()).values() if p.deleted_at and p.name.lower() == wanted
-        ]
+        deleted = [p for p in lookup.load().values() if p.deleted_at and p.name.lower() == wanted]
         if deleted:
             return max(deleted, key=lambda p: (p.deleted_at, p.id))
-        return await lookup.resolve(ref)
+        return lookup.resolve(ref)
 
-    async def _tasks_of(self, work: TaskWork, project: Project, *, deleted: bool) -> list[Task]:
+    def _tasks_of(self, work: TaskWork, project: Project, *, deleted: bool) -> list[Task]:
         """The project's tasks, deleted or not, locked and tracked by `work`."""
         gone = Task.deleted_at.is_not(None) if deleted else Task.deleted_at.is_(None)
         stmt = select(Task).where(Task.project_id == project.id, gone).order_by(Task.id)
-        tasks = list(await work.session.scalars(self.db.for_update(stmt)))
-        await work.track(tasks)
+        tasks = list(work.session.scalars(self.db.for_update(stmt)))
+        work.track(tasks)
         return tasks
 
-    async def _rearm(self, work: TaskWork, project: Project) -> None:
+    def _rearm(self, work: TaskWork, project: Project) -> None:
         """An archived project's tasks raise no alerts; unarchived, their alerts come back."""
         if project.archived:
-            await work.session.execute(
+            work.session.execute(
                 update(Task).where(Task.project_id == project.id).values(next_alert_at=None)
             )
             return
-        for task in await self._tasks_of(work, project, deleted=False):
+        for task in self._tasks_of(work, project, deleted=False):
             if not task.completed:
                 task.next_alert_at = self.tasks.alerts.next_alert_at(task)
 
-    async def _public(self, session: AsyncSession, project: Project) -> ProjectPublic:
-        counts = await open_task_counts(session, [project.id])
+    @staticmethod
+    def _public(session: Session, project: Project) -> ProjectPublic:
+        counts = open_task_counts(session, [project.id])
         return to_public(project, counts.get(project.id, 0))

@@ -32,7 +32,7 @@ class Next:
     note: str | None = None
 
 
-async def next_after(work: TaskWork, task: Task) -> Next:
+def next_after(work: TaskWork, task: Task) -> Next:
     """The occurrence after a completed recurring `task`, created once, with fresh open copies
     of its subtasks; or none, and why, when the series ended or its stored rule cannot be
     expanded (the task is completed all the same). A subtask completed with its parent gets
@@ -40,12 +40,12 @@ async def next_after(work: TaskWork, task: Task) -> Next:
     if not task.recurrence or not task.completed:
         return Next(None)
     session = work.session
-    existing = await queries.following(session, task)
+    existing = queries.following(session, task)
     if existing is not None:
-        await work.track([existing])
+        work.track([existing])
         return Next(existing)
     if task.parent_id is not None:
-        parent = await session.get(Task, task.parent_id)
+        parent = session.get(Task, task.parent_id)
         if parent is not None and parent.completed:
             return Next(None)
     base = task.due or task.completed_at or work.now
@@ -61,11 +61,11 @@ async def next_after(work: TaskWork, task: Task) -> Next:
     following = copy_of(task, due=due, parent_id=task.parent_id)
     following.recurrence = rule
     following.occurrence_of = task.id
-    async with session.begin_nested():
+    with session.begin_nested():
         session.add(following)
-        await session.flush()
-    await _adopt_copy(work, following, task, shift)
-    await _copy_subtasks(work, task, following, shift)
+        session.flush()
+    _adopt_copy(work, following, task, shift)
+    _copy_subtasks(work, task, following, shift)
     return Next(following)
 
 
@@ -88,7 +88,7 @@ def copy_of(source: Task, *, due: datetime | None, parent_id: int | None) -> Tas
     )
 
 
-async def _adopt_copy(work: TaskWork, copy: Task, source: Task, shift: timedelta | None) -> None:
+def _adopt_copy(work: TaskWork, copy: Task, source: Task, shift: timedelta | None) -> None:
     """Track a copy flushed in this unit and give it the source's reminders: the relative
     ones as they are, the absolute ones moved as far as the due time moved."""
     work.adopt(copy)
@@ -103,16 +103,14 @@ async def _adopt_copy(work: TaskWork, copy: Task, source: Task, shift: timedelta
     work.changed(copy, "task.created")
 
 
-async def _copy_subtasks(
-    work: TaskWork, source: Task, target: Task, shift: timedelta | None
-) -> None:
-    found = await queries.children(work.session, work.db, [source.id])
+def _copy_subtasks(work: TaskWork, source: Task, target: Task, shift: timedelta | None) -> None:
+    found = queries.children(work.session, work.db, [source.id])
     kids = [kid for kid in found if kid.deleted_at is None]
-    await work.track(kids)
+    work.track(kids)
     for kid in kids:
         due = kid.due + shift if kid.due and shift else kid.due
         copy = copy_of(kid, due=due, parent_id=target.id)
         work.session.add(copy)
-        await work.session.flush()
-        await _adopt_copy(work, copy, kid, shift)
-        await _copy_subtasks(work, kid, copy, shift)
+        work.session.flush()
+        _adopt_copy(work, copy, kid, shift)
+        _copy_subtasks(work, kid, copy, shift)

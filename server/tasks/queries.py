@@ -1,6 +1,8 @@
 """The task tables' statements and the small units of work the service, the listing and the
 deadline alerts share. Hot reads are Core statements built once (building a statement and
-its cache key costs more than running it) and run on `Database.run`."""
+its cache key costs more than running it) and run on `Database.run`. The ORM reads take a
+sync `Session` (a unit of work on `Database.run_session`; an async caller hands them to
+`AsyncSession.run_sync`)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import bindparam, false, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from server.db import Database, check_id
 from server.errors import NotFound
@@ -76,8 +78,8 @@ def public_task(task: Task, open_subtasks: int) -> TaskPublic:
     return public_from(fields)
 
 
-async def owned_task(
-    session: AsyncSession,
+def owned_task(
+    session: Session,
     db: Database,
     *,
     user_id: int,
@@ -91,13 +93,13 @@ async def owned_task(
     stmt = select(Task).where(Task.id == task_id, Task.user_id == user_id)
     if lock:
         stmt = db.for_update(stmt)
-    return visible(await session.scalar(stmt), task_id, include_deleted)
+    return visible(session.scalar(stmt), task_id, include_deleted)
 
 
-async def open_subtask_counts(session: AsyncSession, task_ids: Sequence[int]) -> dict[int, int]:
+def open_subtask_counts(session: Session, task_ids: Sequence[int]) -> dict[int, int]:
     if not task_ids:
         return {}
-    rows = await session.execute(
+    rows = session.execute(
         select(Task.parent_id, func.count())
         .where(
             Task.parent_id.in_(list(task_ids)),
@@ -109,20 +111,18 @@ async def open_subtask_counts(session: AsyncSession, task_ids: Sequence[int]) ->
     return dict(rows.all())
 
 
-async def children(session: AsyncSession, db: Database, parent_ids: Sequence[int]) -> list[Task]:
+def children(session: Session, db: Database, parent_ids: Sequence[int]) -> list[Task]:
     """The direct subtasks of these tasks (deleted ones too), locked for the transaction."""
     if not parent_ids:
         return []
     stmt = select(Task).where(Task.parent_id.in_(list(parent_ids))).order_by(Task.id)
-    return list(await session.scalars(db.for_update(stmt)))
+    return list(session.scalars(db.for_update(stmt)))
 
 
-async def following(session: AsyncSession, task: Task) -> Task | None:
+def following(session: Session, task: Task) -> Task | None:
     """The occurrence created after completing `task`, if any."""
-    return await session.scalar(select(Task).where(Task.occurrence_of == task.id))
+    return session.scalar(select(Task).where(Task.occurrence_of == task.id))
 
 
-async def by_idempotency_key(session: AsyncSession, user_id: int, key: str) -> Task | None:
-    return await session.scalar(
-        select(Task).where(Task.user_id == user_id, Task.idempotency_key == key)
-    )
+def by_idempotency_key(session: Session, user_id: int, key: str) -> Task | None:
+    return session.scalar(select(Task).where(Task.user_id == user_id, Task.idempotency_key == key))

@@ -1,7 +1,8 @@
 """The task service: every task change (tools, REST, workers) goes through here.
 
 Each public method is one unit of work (a `TaskWork`, server/tasks/work.py, on one
-transaction): the change, its events and its activity commit together. The batch methods
+transaction, run whole on `Database.run_session`): the change, its events and its activity
+commit together. The batch methods
 run all their items in one unit, so one bad item changes nothing, and its error names the
 item and the field (`tasks[3].due: ...`). Reads are `get_task`, `list_tasks` (the listing is
 in server/tasks/listing.py) and `whats_next` (server/tasks/ranking.py).
@@ -10,12 +11,13 @@ in server/tasks/listing.py) and `whats_next` (server/tasks/ranking.py).
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from server.db import Database, check_id
 from server.errors import Conflict, NotFound, ValidationFailed
@@ -32,6 +34,7 @@ from server.tasks.models import (
     CompletionPublic,
     NewTask,
     NextTasks,
+    Task,
     TaskChange,
     TaskCreate,
     TaskPage,
@@ -39,18 +42,15 @@ from server.tasks.models import (
     TaskQuery,
     TaskUpdate,
 )
+from server.tasks.occurrences import Next
+from server.tasks.progress import Progress, Tell, no_progress, relayed
 from server.tasks.ranking import rank_next
 from server.tasks.work import TaskWork, check_change
 from server.users.models import User
 
 logger = logging.getLogger(__name__)
 
-# Told how many items of a batch are done, inside its transaction (MCP progress).
-Progress = Callable[[int], Awaitable[None]]
-
-
-async def _no_progress(done: int) -> None:
-    return None
+R = TypeVar("R")
 
 
 def check_batch(field: str, items: Sequence[object]) -> None:
@@ -76,16 +76,21 @@ class TaskService:
         self.metrics = metrics
         self._in_flight = InFlight()
 
-    def work_on(self, session: AsyncSession, user: User) -> TaskWork:
+    def work_on(self, session: Session, user: User) -> TaskWork:
         """A unit of work on `session`'s transaction (the caller calls `finish` before commit)."""
         return TaskWork(session, db=self.db, user=user, policy=self.alerts, topics=self.topics)
 
-    @asynccontextmanager
-    async def _unit(self, user: User) -> AsyncIterator[TaskWork]:
-        async with self.db.transaction() as session:
+    async def run_unit(self, user: User, change: Callable[[TaskWork], R]) -> tuple[R, TaskWork]:
+        """`change` on a new unit of work, finished and committed in one transaction on
+        `Database.run_session` (one hop to the database thread on SQLite)."""
+
+        def unit(session: Session) -> tuple[R, TaskWork]:
             work = self.work_on(session, user)
-            yield work
-            await work.finish()
+            result = change(work)
+            work.finish()
+            return result, work
+
+        return await self.db.run_session(unit, write=True)
 
     # -- writes ---------------------------------------------------------------
 
@@ -95,19 +100,21 @@ class TaskService:
         """Create a task; a repeated `idempotency_key` returns the task it first created
         (server/tasks/idempotency.py)."""
         if idempotency_key is None:
-            async with self._unit(user) as work:
-                task = await work.create(data)
+            task, work = await self.run_unit(user, lambda work: work.create(data))
             self._count_created(1)
             return work.publics[task.id]
         check_key(idempotency_key)
         digest = fingerprint(data)
         with self._in_flight.claim(user.id, idempotency_key):
             try:
-                async with self._unit(user) as work:
-                    task = await work.create(data, idempotency_key=idempotency_key, digest=digest)
+                task, work = await self.run_unit(
+                    user,
+                    lambda work: work.create(data, idempotency_key=idempotency_key, digest=digest),
+                )
             except IntegrityError:  # created meanwhile by another process
-                async with self.db.session() as session:
-                    existing = await queries.by_idempotency_key(session, user.id, idempotency_key)
+                existing = await self.db.run_session(
+                    lambda session: queries.by_idempotency_key(session, user.id, idempotency_key)
+                )
                 if existing is None:
                     raise
                 replayed(existing, digest)
@@ -116,21 +123,25 @@ class TaskService:
         return work.publics[task.id]
 
     async def create_tasks(
-        self, *, user: User, items: Sequence[NewTask], progress: Progress = _no_progress
+        self, *, user: User, items: Sequence[NewTask], progress: Progress = no_progress
     ) -> list[TaskPublic]:
         """Create 1-50 tasks at once, all or none."""
         check_batch("tasks", items)
+
+        def change(work: TaskWork, tell: Tell) -> list[Task]:
+            created = []
+            for index, item in enumerate(items):
+                with work.item(f"tasks[{index}]"):
+                    key = item.idempotency_key
+                    if key is not None:
+                        check_key(key)
+                    digest = key and digest_of(item)
+                    created.append(work.create(item, idempotency_key=key, digest=digest))
+                tell(index + 1)
+            return created
+
         try:
-            async with self._unit(user) as work:
-                created = []
-                for index, item in enumerate(items):
-                    with work.item(f"tasks[{index}]"):
-                        key = item.idempotency_key
-                        if key is not None:
-                            check_key(key)
-                        digest = key and digest_of(item)
-                        created.append(await work.create(item, idempotency_key=key, digest=digest))
-                    await progress(index + 1)
+            created, work = await self._batch(user, change, progress)
         except IntegrityError:
             raise Conflict("an idempotency key of this batch was used meanwhile; retry") from None
         self._count_created(len(created))
@@ -139,34 +150,45 @@ class TaskService:
     async def update_task(self, *, user: User, task_id: int, data: TaskUpdate) -> TaskPublic:
         """Change the fields present in `data`; rescheduling re-arms alerts, keeps recurrence."""
         check_change(data)
-        async with self._unit(user) as work:
-            task = await work.load(task_id, include_deleted=False)
-            await work.update(task, data)
+
+        def change(work: TaskWork) -> Task:
+            task = work.load(task_id, include_deleted=False)
+            work.update(task, data)
+            return task
+
+        task, work = await self.run_unit(user, change)
         return work.publics[task.id]
 
     async def update_tasks(
-        self, *, user: User, items: Sequence[TaskChange], progress: Progress = _no_progress
+        self, *, user: User, items: Sequence[TaskChange], progress: Progress = no_progress
     ) -> list[TaskPublic]:
         """Change 1-50 tasks at once, all or none."""
         check_batch("updates", items)
-        async with self._unit(user) as work:
+
+        def change(work: TaskWork, tell: Tell) -> list[Task]:
             changed = []
             for index, item in enumerate(items):
                 with work.item(f"updates[{index}]"):
-                    change = TaskUpdate(**item.changes())
-                    check_change(change)
-                    task = await work.load(item.task_id, include_deleted=False)
-                    await work.update(task, change)
+                    data = TaskUpdate(**item.changes())
+                    check_change(data)
+                    task = work.load(item.task_id, include_deleted=False)
+                    work.update(task, data)
                     changed.append(task)
-                await progress(index + 1)
+                tell(index + 1)
+            return changed
+
+        changed, work = await self._batch(user, change, progress)
         return [work.publics[task.id] for task in changed]
 
     async def complete_task(self, *, user: User, task_id: int) -> CompletionPublic:
         """Complete a task and its open subtasks; a recurring one gets one next occurrence."""
-        async with self._unit(user) as work:
-            task = await work.load(task_id, include_deleted=False)
+
+        def change(work: TaskWork) -> tuple[Task, bool, Next]:
+            task = work.load(task_id, include_deleted=False)
             was_open = not task.completed
-            following = await work.complete(task)
+            return task, was_open, work.complete(task)
+
+        (task, was_open, following), work = await self.run_unit(user, change)
         if was_open and self.metrics:
             self.metrics.tasks_completed.inc()
         return CompletionPublic(
@@ -176,18 +198,22 @@ class TaskService:
         )
 
     async def complete_tasks(
-        self, *, user: User, task_ids: Sequence[int], progress: Progress = _no_progress
+        self, *, user: User, task_ids: Sequence[int], progress: Progress = no_progress
     ) -> BatchCompletion:
         """Complete 1-50 tasks at once, all or none."""
         check_batch("task_ids", task_ids)
-        async with self._unit(user) as work:
+
+        def change(work: TaskWork, tell: Tell) -> tuple[list[Task], list[Task | None]]:
             done, following = [], []
             for index, task_id in enumerate(task_ids):
                 with work.item(f"task_ids[{index}]"):
-                    task = await work.load(task_id, include_deleted=False)
-                    following.append((await work.complete(task)).task)
+                    task = work.load(task_id, include_deleted=False)
+                    following.append(work.complete(task).task)
                     done.append(task)
-                await progress(index + 1)
+                tell(index + 1)
+            return done, following
+
+        (done, following), work = await self._batch(user, change, progress)
         if self.metrics:
             self.metrics.tasks_completed.inc(len(done))
         return BatchCompletion(
@@ -196,39 +222,61 @@ class TaskService:
         )
 
     async def reopen_task(self, *, user: User, task_id: int) -> TaskPublic:
-        async with self._unit(user) as work:
-            task = await work.load(task_id, include_deleted=False)
+        def change(work: TaskWork) -> Task:
+            task = work.load(task_id, include_deleted=False)
             work.reopen(task)
+            return task
+
+        task, work = await self.run_unit(user, change)
         return work.publics[task.id]
 
     async def delete_task(self, *, user: User, task_id: int) -> TaskPublic:
         """Soft-delete a task with its subtasks: they leave every list but can be restored."""
-        async with self._unit(user) as work:
-            task = await work.load(task_id, include_deleted=True)
-            await work.delete(task)
+
+        def change(work: TaskWork) -> Task:
+            task = work.load(task_id, include_deleted=True)
+            work.delete(task)
+            return task
+
+        task, work = await self.run_unit(user, change)
         return work.publics[task.id]
 
     async def delete_tasks(
-        self, *, user: User, task_ids: Sequence[int], progress: Progress = _no_progress
+        self, *, user: User, task_ids: Sequence[int], progress: Progress = no_progress
     ) -> list[TaskPublic]:
         """Delete 1-50 tasks at once, all or none."""
         check_batch("task_ids", task_ids)
-        async with self._unit(user) as work:
+
+        def change(work: TaskWork, tell: Tell) -> list[Task]:
             gone = []
             for index, task_id in enumerate(task_ids):
                 with work.item(f"task_ids[{index}]"):
-                    task = await work.load(task_id, include_deleted=True)
-                    await work.delete(task)
+                    task = work.load(task_id, include_deleted=True)
+                    work.delete(task)
                     gone.append(task)
-                await progress(index + 1)
+                tell(index + 1)
+            return gone
+
+        gone, work = await self._batch(user, change, progress)
         return [work.publics[task.id] for task in gone]
 
     async def restore_task(self, *, user: User, task_id: int) -> TaskPublic:
         """Bring back a deleted task and the subtasks deleted with it."""
-        async with self._unit(user) as work:
-            task = await work.load(task_id, include_deleted=True)
-            await work.restore(task)
+
+        def change(work: TaskWork) -> Task:
+            task = work.load(task_id, include_deleted=True)
+            work.restore(task)
+            return task
+
+        task, work = await self.run_unit(user, change)
         return work.publics[task.id]
+
+    async def _batch(
+        self, user: User, change: Callable[[TaskWork, Tell], R], progress: Progress
+    ) -> tuple[R, TaskWork]:
+        """A batch's unit, its progress told as it goes (server/tasks/progress.py)."""
+        async with relayed(progress) as tell:
+            return await self.run_unit(user, lambda work: change(work, tell))
 
     async def ensure_next_occurrence(
         self, *, session: AsyncSession, user_id: int, task_id: int
@@ -237,17 +285,20 @@ class TaskService:
         task `task_id`, created once however often this is asked (the recurrence consumer
         asks for every `task.completed`; `complete_task` made it the same way). None when
         there is none: not recurring, the series ended, or the task is gone."""
-        user = await session.get(User, user_id)
+        return await session.run_sync(self._next_occurrence, user_id, task_id)
+
+    def _next_occurrence(self, session: Session, user_id: int, task_id: int) -> TaskPublic | None:
+        user = session.get(User, user_id)
         if user is None:
             return None
         work = self.work_on(session, user)
         try:
             # Locked: waits for a concurrent completion to commit.
-            task = await work.load(task_id, include_deleted=True)
+            task = work.load(task_id, include_deleted=True)
         except NotFound:
             return None
-        following = (await work.next_occurrence(task)).task
-        await work.finish()
+        following = work.next_occurrence(task).task
+        work.finish()
         return following and work.publics[following.id]
 
     def _count_created(self, count: int) -> None:
@@ -293,10 +344,11 @@ class TaskService:
         `get_task_with_names`); without, an empty dict."""
         project_id = None
         if query.project is not None:
-            async with self.db.session() as session:
-                project = await ProjectLookup(session, user.id).resolve(
+            project = await self.db.run_session(
+                lambda session: ProjectLookup(session, user.id).resolve(
                     query.project, field="project"
                 )
+            )
             project_id = project.id
         if query.parent_id is not None:
             try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from server.db import Database
 from server.errors import NotFound, ValidationFailed
@@ -18,30 +18,30 @@ from server.tasks.models import DEPTH_MAX, Task
 from server.tasks.queries import children, owned_task
 
 
-async def ancestors(session: AsyncSession, task: Task) -> list[Task]:
+def ancestors(session: Session, task: Task) -> list[Task]:
     """`task` and the tasks above it, nearest first (its level is the length)."""
     chain = [task]
     while chain[-1].parent_id is not None and len(chain) <= DEPTH_MAX:
-        parent = await session.get(Task, chain[-1].parent_id)
+        parent = session.get(Task, chain[-1].parent_id)
         if parent is None:
             break
         chain.append(parent)
     return chain
 
 
-async def height(session: AsyncSession, task: Task) -> int:
+def height(session: Session, task: Task) -> int:
     """How many levels `task` spans with its subtasks (1 without any), deleted ones included:
     they come back where they were when restored."""
     levels, frontier = 1, [task.id]
     while frontier and levels <= DEPTH_MAX:
-        frontier = list(await session.scalars(select(Task.id).where(Task.parent_id.in_(frontier))))
+        frontier = list(session.scalars(select(Task.id).where(Task.parent_id.in_(frontier))))
         if frontier:
             levels += 1
     return levels
 
 
-async def descendants(
-    session: AsyncSession,
+def descendants(
+    session: Session,
     db: Database,
     task: Task,
     *,
@@ -52,7 +52,7 @@ async def descendants(
     found: list[Task] = []
     frontier = [task]
     for _ in range(DEPTH_MAX):
-        level = await children(session, db, [t.id for t in frontier])
+        level = children(session, db, [t.id for t in frontier])
         if only is not None:
             level = [t for t in level if only(t)]
         if not level:
@@ -62,9 +62,7 @@ async def descendants(
     return found
 
 
-async def place_under(
-    session: AsyncSession, db: Database, task: Task, parent_id: int | None
-) -> Task | None:
+def place_under(session: Session, db: Database, task: Task, parent_id: int | None) -> Task | None:
     """Make `task` a subtask of the user's task `parent_id` (None: a top-level task), unless
     that makes a cycle or nests deeper than DEPTH_MAX levels; returns the parent."""
     if parent_id is None:
@@ -73,17 +71,17 @@ async def place_under(
     if parent_id == task.id:
         raise ValidationFailed("parent_id", "a task cannot be its own subtask")
     try:
-        parent = await owned_task(
+        parent = owned_task(
             session, db, user_id=task.user_id, task_id=parent_id, include_deleted=False
         )
     except NotFound as exc:
         raise ValidationFailed("parent_id", exc.message) from None
-    chain = await ancestors(session, parent)
+    chain = ancestors(session, parent)
     if task.id is not None and any(above.id == task.id for above in chain):
         raise ValidationFailed(
             "parent_id", f"task {parent_id} is a subtask of task {task.id}: that would make a cycle"
         )
-    span = await height(session, task) if task.id is not None else 1
+    span = height(session, task) if task.id is not None else 1
     if len(chain) + span > DEPTH_MAX:
         raise ValidationFailed(
             "parent_id",

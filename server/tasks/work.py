@@ -5,6 +5,11 @@ and locks the tasks, applies the field rules (rules.py, reminders.py), the subta
 (tree.py) and the project rules, cascades to subtasks, and on `finish` checks that every
 subtask is in its parent's project, then writes one event and one activity entry per task
 it changed, in the same transaction as the change.
+
+It is sync, on a sync `Session`: the services run a unit on `Database.run_session`, which
+on SQLite makes a whole task write one hop to the database thread (rather than a round
+trip for each of its some fifty statements, fetches and flushes); a caller holding an
+`AsyncSession` runs it through `AsyncSession.run_sync`.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from server.activity.service import diff, record
 from server.db import Database, utcnow
@@ -74,7 +79,7 @@ class TaskWork:
 
     def __init__(
         self,
-        session: AsyncSession,
+        session: Session,
         *,
         db: Database,
         user: User,
@@ -112,9 +117,9 @@ class TaskWork:
 
     # -- loading --------------------------------------------------------------
 
-    async def load(self, task_id: int, *, include_deleted: bool) -> Task:
+    def load(self, task_id: int, *, include_deleted: bool) -> Task:
         """The user's task, locked until commit, tracked for events and activity."""
-        task = await queries.owned_task(
+        task = queries.owned_task(
             self.session,
             self.db,
             user_id=self.user.id,
@@ -122,12 +127,12 @@ class TaskWork:
             include_deleted=include_deleted,
             lock=True,
         )
-        await self.track([task])
+        self.track([task])
         return task
 
-    async def track(self, tasks: list[Task]) -> None:
+    def track(self, tasks: list[Task]) -> None:
         """Remember how these tasks were before this unit changes them."""
-        await self.projects.load()
+        self.projects.load()
         for task in tasks:
             if task.id not in self.tasks:
                 self.tasks[task.id] = task
@@ -135,41 +140,41 @@ class TaskWork:
 
     # -- changes --------------------------------------------------------------
 
-    async def create(
+    def create(
         self, data: TaskCreate, *, idempotency_key: str | None = None, digest: str | None = None
     ) -> Task:
         """A new task; a repeated `idempotency_key` with the same request (`digest`, see
         server/tasks/idempotency.py) gives the task it first created."""
         if idempotency_key is not None:
-            existing = await queries.by_idempotency_key(self.session, self.user.id, idempotency_key)
+            existing = queries.by_idempotency_key(self.session, self.user.id, idempotency_key)
             if existing is not None:
-                await self.track([replayed(existing, digest)])
+                self.track([replayed(existing, digest)])
                 return existing
-        await self.projects.load()
+        self.projects.load()
         task = Task(
             user_id=self.user.id,
             title="",
             idempotency_key=idempotency_key,
             idempotency_fingerprint=digest,
         )
-        applied = await self._apply(task, data, data.model_fields_set | {"title"}, kept=[])
+        applied = self._apply(task, data, data.model_fields_set | {"title"}, kept=[])
         default = default_reminders(self.policy.reminder_lead_minutes)
         self.set_reminders(task, default if applied.reminders is None else applied.reminders)
         self.session.add(task)
-        await self.session.flush()
+        self.session.flush()
         self.adopt(task)
         if applied.placed:
             self._placed[task.id] = (self._prefix, applied.project_given)
         self.changed(task, "task.created")
         return task
 
-    async def update(self, task: Task, data: TaskUpdate) -> None:
+    def update(self, task: Task, data: TaskUpdate) -> None:
         """Change the fields present in `data`; rescheduling re-arms the relative reminders and
         the due alerts and keeps the recurrence; moving a task moves its subtasks."""
         check_change(data)
         fields = data.model_fields_set
         moved_from = task.project_id
-        applied = await self._apply(task, data, fields, kept=task.reminders)
+        applied = self._apply(task, data, fields, kept=task.reminders)
         if applied.reminders is not None:
             self.set_reminders(task, applied.reminders)
         if applied.due_changed:
@@ -177,24 +182,24 @@ class TaskWork:
         if applied.placed:
             self._placed[task.id] = (self._prefix, applied.project_given)
         if task.project_id != moved_from:
-            below = await tree.descendants(self.session, self.db, task)
-            await self.track(below)
+            below = tree.descendants(self.session, self.db, task)
+            self.track(below)
             for subtask in below:
                 subtask.project_id = task.project_id
                 self.changed(subtask, "task.updated")
         self.changed(task, "task.updated")
 
-    async def complete(self, task: Task) -> Next:
+    def complete(self, task: Task) -> Next:
         """Complete `task` and its open subtasks; returns the next occurrence, if recurring."""
         if not task.completed:
-            below = await tree.descendants(self.session, self.db, task)
-            await self.track(below)
+            below = tree.descendants(self.session, self.db, task)
+            self.track(below)
             for done in [task, *below]:
                 if not done.completed and done.deleted_at is None:
                     done.completed = True
                     done.completed_at = self.now
                     self.changed(done, "task.completed")
-        return await self.next_occurrence(task)
+        return self.next_occurrence(task)
 
     def reopen(self, task: Task) -> None:
         if task.completed:
@@ -202,38 +207,38 @@ class TaskWork:
             task.completed_at = None
             self.changed(task, "task.reopened")
 
-    async def delete(self, task: Task, *, by: str | None = None) -> None:
+    def delete(self, task: Task, *, by: str | None = None) -> None:
         """Soft-delete `task` with its subtasks, marked with what deleted them (`by`)."""
         if task.deleted_at is not None:
             return
-        below = await tree.descendants(self.session, self.db, task)
-        await self.track(below)
+        below = tree.descendants(self.session, self.db, task)
+        self.track(below)
         for gone in [task, *below]:
             if gone.deleted_at is None:
                 gone.deleted_at = self.now
                 gone.deleted_with = by or f"task:{task.id}"
                 self.changed(gone, "task.deleted")
 
-    async def restore(self, task: Task, *, by: str | None = None) -> None:
+    def restore(self, task: Task, *, by: str | None = None) -> None:
         """Bring back `task` and exactly the subtasks deleted with it. Unless its project is
         being restored (`by`), its project and parent must not be deleted."""
         if task.deleted_at is None:
             return
         if by is None:
-            await self._check_restorable(task)
+            self._check_restorable(task)
         marker = task.deleted_with
         below = []
         if marker is not None:
-            below = await tree.descendants(
+            below = tree.descendants(
                 self.session, self.db, task, only=lambda t: t.deleted_with == marker
             )
-            await self.track(below)
+            self.track(below)
         for back in [task, *below]:
             back.deleted_at = None
             back.deleted_with = None
             self.changed(back, "task.restored")
 
-    async def _check_restorable(self, task: Task) -> None:
+    def _check_restorable(self, task: Task) -> None:
         project = self.projects.loaded(task.project_id)
         if project.deleted_at is not None:
             raise Conflict(
@@ -241,24 +246,24 @@ class TaskWork:
                 "to bring it back"
             )
         if task.parent_id is not None:
-            parent = await self.session.get(Task, task.parent_id)
+            parent = self.session.get(Task, task.parent_id)
             if parent is not None and parent.deleted_at is not None:
                 raise Conflict(
                     f"task {task.id} is a subtask of deleted task {parent.id}: restore task "
                     f"{parent.id} first"
                 )
 
-    async def next_occurrence(self, task: Task) -> Next:
+    def next_occurrence(self, task: Task) -> Next:
         """The occurrence after a completed recurring `task` (see occurrences.py)."""
-        return await occurrences.next_after(self, task)
+        return occurrences.next_after(self, task)
 
     # -- finishing ------------------------------------------------------------
 
-    async def finish(self) -> None:
+    def finish(self) -> None:
         """Check the subtasks' projects, then stage each changed task's event and activity."""
-        await self._check_placement()
-        await self.session.flush()
-        counts = await queries.open_subtask_counts(self.session, list(self.tasks))
+        self._check_placement()
+        self.session.flush()
+        counts = queries.open_subtask_counts(self.session, list(self.tasks))
         for task_id, task in self.tasks.items():
             self.publics[task_id] = queries.public_task(task, counts.get(task_id, 0))
         for task_id, event_type in self._events.items():
@@ -285,12 +290,12 @@ class TaskWork:
                     project_id=task.project_id,
                 )
 
-    async def _check_placement(self) -> None:
+    def _check_placement(self) -> None:
         """Every subtask placed in this unit is in its parent's project (checked at the end, so
         a batch may move a subtask before or after its parent)."""
         for task_id, (prefix, project_given) in self._placed.items():
             task = self.tasks[task_id]
-            parent = task.parent_id and await self.session.get(Task, task.parent_id)
+            parent = task.parent_id and self.session.get(Task, task.parent_id)
             if parent and parent.project_id != task.project_id:
                 name = self.projects.loaded(parent.project_id).name
                 field = "project" if project_given else "parent_id"
@@ -318,12 +323,10 @@ class TaskWork:
         """Replace the task's reminders with `wanted_now` (see reminders.keep)."""
         task.reminders = keep(task.reminders or [], wanted_now)
 
-    async def _apply(
-        self, task: Task, data: TaskBase, fields: set[str], *, kept: list[Kept]
-    ) -> _Applied:
+    def _apply(self, task: Task, data: TaskBase, fields: set[str], *, kept: list[Kept]) -> _Applied:
         """Validate and copy the given fields of `data` onto `task`."""
         due_changed = apply_fields(task, data, fields, self.user.timezone)
-        project_given = await self._place(task, data, fields)
+        project_given = self._place(task, data, fields)
         return _Applied(
             reminders=requested(
                 fields,
@@ -339,18 +342,18 @@ class TaskWork:
             project_given=project_given,
         )
 
-    async def _place(self, task: Task, data: TaskBase, fields: set[str]) -> bool:
+    def _place(self, task: Task, data: TaskBase, fields: set[str]) -> bool:
         """Set the task's parent and project; whether a project was given."""
         parent = None
         if "parent_id" in fields:
-            parent = await tree.place_under(self.session, self.db, task, data.parent_id)
+            parent = tree.place_under(self.session, self.db, task, data.parent_id)
         if "project" in fields:
             if data.project is None:
                 raise ValidationFailed("project", "cannot be null; name a project such as 'Inbox'")
-            task.project_id = (await self.projects.resolve(data.project, field="project")).id
+            task.project_id = self.projects.resolve(data.project, field="project").id
             return True
         if parent is not None:
             task.project_id = parent.project_id  # a subtask joins its parent's project
         elif task.project_id is None:
-            task.project_id = (await self.projects.inbox()).id
+            task.project_id = self.projects.inbox().id
         return False

@@ -27,8 +27,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Row, Text, cast, func, select, text, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Connection, Row, Text, cast, func, select, text, update
 
 from server.backoff import RETRY
 from server.db import DATABASE_DOWN, Database, utcnow
@@ -207,24 +206,32 @@ class OutboxRelay:
             .order_by(OutboxEvent.id)
             .limit(self.batch_size)
         )
-        async with self.db.session() as session:
-            return list(await session.execute(stmt))
+        # `Database.run`: one hop to a database thread on SQLite, as the relay reads after
+        # every burst of writes.
+        return await self.db.run(lambda conn: list(conn.execute(stmt)))
 
     async def _record(self, *, sent: list[int], published: list[int]) -> None:
         """In one transaction: give the rows just `sent` the next batch number, mark the
         acknowledged ones `published`."""
-        async with self.db.transaction() as session:
+        now = utcnow()
+
+        def record(conn: Connection) -> None:
             if sent:
                 # The row lock on the counter orders concurrent relays' numbers as they commit.
-                batch = await session.scalar(
+                batch = conn.scalar(
                     update(OutboxSequence)
                     .where(OutboxSequence.id == 1)
                     .values(last_batch=OutboxSequence.last_batch + 1)
                     .returning(OutboxSequence.last_batch)
                 )
-                await _update_chunks(session, sent, sent_batch=batch)
+                _update_chunks(conn, sent, sent_batch=batch)
             if published:
-                await _update_chunks(session, published, published_at=utcnow())
+                _update_chunks(conn, published, published_at=now)
+
+        # On the database's writer (on SQLite the one thread that writes): a write lock
+        # taken on another connection would keep the task writes waiting on SQLite's busy
+        # timeout, which sleeps in steps of up to 100 ms.
+        await self.db.run(record, write=True)
         if published and self.on_published is not None:
             self.on_published(len(published))
 
@@ -264,15 +271,10 @@ def _unstamped(rows: list[Row]) -> list[int]:
     return [row.id for row in rows if row.sent_batch is None]
 
 
-async def _update_chunks(session: AsyncSession, ids: list[int], **values: object) -> None:
+def _update_chunks(conn: Connection, ids: list[int], **values: object) -> None:
     for start in range(0, len(ids), 1000):
         chunk = ids[start : start + 1000]
-        await session.execute(
-            update(OutboxEvent)
-            .where(OutboxEvent.id.in_(chunk))
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
+        conn.execute(update(OutboxEvent).where(OutboxEvent.id.in_(chunk)).values(**values))
 
 
 def _is_kafka_error(exc: BaseException) -> bool:

@@ -174,10 +174,12 @@ async def test_the_next_occurrence_of_a_recurring_task_gets_fresh_copies_of_its_
         done = await services.tasks.complete_task(user=alice.user, task_id=weekly.id)
         following = done.next_occurrence
     else:  # what the consumer does for a completion that has no next occurrence yet
-        async with services.db.transaction() as session:
+
+        def mark_done(session):
             work = services.tasks.work_on(session, alice.user)
-            task = await work.load(weekly.id, include_deleted=False)
-            task.completed = True
+            work.load(weekly.id, include_deleted=False).completed = True
+
+        await services.db.run_session(mark_done, write=True)
         async with services.db.transaction() as session:
             following = await services.tasks.ensure_next_occurrence(
                 session=session, user_id=alice.user.id, task_id=weekly.id
