@@ -156,8 +156,9 @@ async def add_task(
         "reminders": reminders,
     }
     data = parse_model(TaskCreate, {k: v for k, v in given.items() if v is not None})
-    task = await services.tasks.create_task(user=user, data=data, idempotency_key=idempotency_key)
-    names = await services.projects.names(user=user)
+    task, names = await services.tasks.create_task_with_names(
+        user=user, data=data, idempotency_key=idempotency_key
+    )
     return result(task, f"Added {task_line(task, user.timezone, names)}")
 
 

@@ -1,9 +1,9 @@
 """Storage: the async engine, sessions, the UTC datetime column type and migrations.
 
 `Database` is the only place that knows the drivers' failures: every unit of work it runs
-(`session`, `transaction`, `run`, `ping`, `migrate`) turns "the database is down or
-saturated" into the domain's `Unavailable`, so the edges translate one error (503, a tool
-error) and never mistake another `OSError` (a file name too long, say) for an outage.
+(`session`, `transaction`, `run`, `run_session`, `ping`, `migrate`) turns "the database is
+down or saturated" into the domain's `Unavailable`, so the edges translate one error (503,
+a tool error) and never mistake another `OSError` (a file name too long, say) for an outage.
 """
 
 from __future__ import annotations

@@ -29,26 +29,29 @@ def diff(before: dict[str, Any] | None, after: dict[str, Any]) -> dict[str, list
     return {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
 
 
-def record(
-    session: Session | AsyncSession,
+def activity_row(
     *,
     user_id: int,
     type: str,
     changes: dict[str, list[Any]],
     task_id: int | None = None,
     project_id: int | None = None,
-) -> None:
-    """Stage one activity entry in `session`: it commits with the change it describes."""
-    session.add(
-        Activity(
-            user_id=user_id,
-            at=utcnow(),
-            type=type,
-            task_id=task_id,
-            project_id=project_id,
-            changes=changes,
-        )
-    )
+) -> dict[str, Any]:
+    """One activity entry as column values, for many at once: `insert(Activity), rows`."""
+    return {
+        "user_id": user_id,
+        "at": utcnow(),
+        "type": type,
+        "task_id": task_id,
+        "project_id": project_id,
+        "changes": changes,
+    }
+
+
+def record(session: Session | AsyncSession, **entry: Any) -> None:
+    """Stage one activity entry (`activity_row`'s fields) in `session`: it commits with the
+    change it describes."""
+    session.add(Activity(**activity_row(**entry)))
 
 
 class ActivityService:

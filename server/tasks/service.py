@@ -2,16 +2,16 @@
 
 Each public method is one unit of work (a `TaskWork`, server/tasks/work.py, on one
 transaction, run whole on `Database.run_session`): the change, its events and its activity
-commit together. The batch methods
-run all their items in one unit, so one bad item changes nothing, and its error names the
-item and the field (`tasks[3].due: ...`). Reads are `get_task`, `list_tasks` (the listing is
-in server/tasks/listing.py) and `whats_next` (server/tasks/ranking.py).
+commit together. The batch methods (server/tasks/batches.py) run all their items in one
+unit, so one bad item changes nothing, and its error names the item and the field
+(`tasks[3].due: ...`). Reads are `get_task`, `list_tasks` (the listing is in
+server/tasks/listing.py) and `whats_next` (server/tasks/ranking.py).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
 from typing import TypeVar
 
@@ -20,22 +20,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from server.db import Database, check_id
-from server.errors import Conflict, NotFound, ValidationFailed
+from server.errors import NotFound, ValidationFailed
 from server.events.outbox import Topics
 from server.observability import Metrics
 from server.projects.queries import ProjectLookup, project_names
 from server.tasks import agenda, queries
 from server.tasks.alerts import AlertPolicy
+from server.tasks.batches import BatchWrites
 from server.tasks.idempotency import InFlight, check_key, fingerprint, replayed
 from server.tasks.listing import list_page
 from server.tasks.models import (
-    BATCH_MAX,
-    BatchCompletion,
     CompletionPublic,
-    NewTask,
     NextTasks,
     Task,
-    TaskChange,
     TaskCreate,
     TaskPage,
     TaskPublic,
@@ -43,7 +40,6 @@ from server.tasks.models import (
     TaskUpdate,
 )
 from server.tasks.occurrences import Next
-from server.tasks.progress import Progress, Tell, no_progress, relayed
 from server.tasks.ranking import rank_next
 from server.tasks.work import TaskWork, check_change
 from server.users.models import User
@@ -53,18 +49,7 @@ logger = logging.getLogger(__name__)
 R = TypeVar("R")
 
 
-def check_batch(field: str, items: Sequence[object]) -> None:
-    if not 1 <= len(items) <= BATCH_MAX:
-        raise ValidationFailed(field, f"give 1 to {BATCH_MAX} items (got {len(items)})")
-
-
-def digest_of(item: TaskCreate) -> str:
-    """The fingerprint of a new task's request, its idempotency key left out."""
-    fields = item.model_dump(exclude_unset=True, exclude={"idempotency_key"})
-    return fingerprint(TaskCreate.model_validate(fields))
-
-
-class TaskService:
+class TaskService(BatchWrites):
     """Create, read, change and list one user's tasks."""
 
     def __init__(
@@ -99,10 +84,20 @@ class TaskService:
     ) -> TaskPublic:
         """Create a task; a repeated `idempotency_key` returns the task it first created
         (server/tasks/idempotency.py)."""
+        task, _ = await self.create_task_with_names(
+            user=user, data=data, idempotency_key=idempotency_key
+        )
+        return task
+
+    async def create_task_with_names(
+        self, *, user: User, data: TaskCreate, idempotency_key: str | None = None
+    ) -> tuple[TaskPublic, dict[int, str]]:
+        """`create_task` and the user's project names from the same unit (the tools show
+        the task with its project's name, as in `get_task_with_names`)."""
         if idempotency_key is None:
             task, work = await self.run_unit(user, lambda work: work.create(data))
             self._count_created(1)
-            return work.publics[task.id]
+            return work.publics[task.id], work.project_names()
         check_key(idempotency_key)
         digest = fingerprint(data)
         with self._in_flight.claim(user.id, idempotency_key):
@@ -118,34 +113,9 @@ class TaskService:
                 if existing is None:
                     raise
                 replayed(existing, digest)
-                return await self.get_task(user=user, task_id=existing.id)
+                return await self.get_task_with_names(user=user, task_id=existing.id)
         self._count_created(1)
-        return work.publics[task.id]
-
-    async def create_tasks(
-        self, *, user: User, items: Sequence[NewTask], progress: Progress = no_progress
-    ) -> list[TaskPublic]:
-        """Create 1-50 tasks at once, all or none."""
-        check_batch("tasks", items)
-
-        def change(work: TaskWork, tell: Tell) -> list[Task]:
-            created = []
-            for index, item in enumerate(items):
-                with work.item(f"tasks[{index}]"):
-                    key = item.idempotency_key
-                    if key is not None:
-                        check_key(key)
-                    digest = key and digest_of(item)
-                    created.append(work.create(item, idempotency_key=key, digest=digest))
-                tell(index + 1)
-            return created
-
-        try:
-            created, work = await self._batch(user, change, progress)
-        except IntegrityError:
-            raise Conflict("an idempotency key of this batch was used meanwhile; retry") from None
-        self._count_created(len(created))
-        return [work.publics[task.id] for task in created]
+        return work.publics[task.id], work.project_names()
 
     async def update_task(self, *, user: User, task_id: int, data: TaskUpdate) -> TaskPublic:
         """Change the fields present in `data`; rescheduling re-arms alerts, keeps recurrence."""
@@ -158,27 +128,6 @@ class TaskService:
 
         task, work = await self.run_unit(user, change)
         return work.publics[task.id]
-
-    async def update_tasks(
-        self, *, user: User, items: Sequence[TaskChange], progress: Progress = no_progress
-    ) -> list[TaskPublic]:
-        """Change 1-50 tasks at once, all or none."""
-        check_batch("updates", items)
-
-        def change(work: TaskWork, tell: Tell) -> list[Task]:
-            changed = []
-            for index, item in enumerate(items):
-                with work.item(f"updates[{index}]"):
-                    data = TaskUpdate(**item.changes())
-                    check_change(data)
-                    task = work.load(item.task_id, include_deleted=False)
-                    work.update(task, data)
-                    changed.append(task)
-                tell(index + 1)
-            return changed
-
-        changed, work = await self._batch(user, change, progress)
-        return [work.publics[task.id] for task in changed]
 
     async def complete_task(self, *, user: User, task_id: int) -> CompletionPublic:
         """Complete a task and its open subtasks; a recurring one gets one next occurrence."""
@@ -195,30 +144,6 @@ class TaskService:
             task=work.publics[task.id],
             next_occurrence=following.task and work.publics[following.task.id],
             recurrence_note=following.note,
-        )
-
-    async def complete_tasks(
-        self, *, user: User, task_ids: Sequence[int], progress: Progress = no_progress
-    ) -> BatchCompletion:
-        """Complete 1-50 tasks at once, all or none."""
-        check_batch("task_ids", task_ids)
-
-        def change(work: TaskWork, tell: Tell) -> tuple[list[Task], list[Task | None]]:
-            done, following = [], []
-            for index, task_id in enumerate(task_ids):
-                with work.item(f"task_ids[{index}]"):
-                    task = work.load(task_id, include_deleted=False)
-                    following.append(work.complete(task).task)
-                    done.append(task)
-                tell(index + 1)
-            return done, following
-
-        (done, following), work = await self._batch(user, change, progress)
-        if self.metrics:
-            self.metrics.tasks_completed.inc(len(done))
-        return BatchCompletion(
-            tasks=[work.publics[task.id] for task in done],
-            next_occurrences=[work.publics[i] for i in dict.fromkeys(t.id for t in following if t)],
         )
 
     async def reopen_task(self, *, user: User, task_id: int) -> TaskPublic:
@@ -241,25 +166,6 @@ class TaskService:
         task, work = await self.run_unit(user, change)
         return work.publics[task.id]
 
-    async def delete_tasks(
-        self, *, user: User, task_ids: Sequence[int], progress: Progress = no_progress
-    ) -> list[TaskPublic]:
-        """Delete 1-50 tasks at once, all or none."""
-        check_batch("task_ids", task_ids)
-
-        def change(work: TaskWork, tell: Tell) -> list[Task]:
-            gone = []
-            for index, task_id in enumerate(task_ids):
-                with work.item(f"task_ids[{index}]"):
-                    task = work.load(task_id, include_deleted=True)
-                    work.delete(task)
-                    gone.append(task)
-                tell(index + 1)
-            return gone
-
-        gone, work = await self._batch(user, change, progress)
-        return [work.publics[task.id] for task in gone]
-
     async def restore_task(self, *, user: User, task_id: int) -> TaskPublic:
         """Bring back a deleted task and the subtasks deleted with it."""
 
@@ -270,13 +176,6 @@ class TaskService:
 
         task, work = await self.run_unit(user, change)
         return work.publics[task.id]
-
-    async def _batch(
-        self, user: User, change: Callable[[TaskWork, Tell], R], progress: Progress
-    ) -> tuple[R, TaskWork]:
-        """A batch's unit, its progress told as it goes (server/tasks/progress.py)."""
-        async with relayed(progress) as tell:
-            return await self.run_unit(user, lambda work: change(work, tell))
 
     async def ensure_next_occurrence(
         self, *, session: AsyncSession, user_id: int, task_id: int
@@ -300,10 +199,6 @@ class TaskService:
         following = work.next_occurrence(task).task
         work.finish()
         return following and work.publics[following.id]
-
-    def _count_created(self, count: int) -> None:
-        if self.metrics:
-            self.metrics.tasks_created.inc(count)
 
     # -- reads ----------------------------------------------------------------
 

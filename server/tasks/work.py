@@ -17,22 +17,21 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from server.activity.service import diff, record
 from server.db import Database, utcnow
 from server.errors import Conflict, NotFound, ValidationFailed
-from server.events.outbox import Topics, add_event
+from server.events.outbox import Topics
 from server.projects.queries import ProjectLookup
 from server.tasks import occurrences, queries, tree
 from server.tasks.alerts import AlertPolicy
 from server.tasks.idempotency import replayed
 from server.tasks.models import Task, TaskBase, TaskCreate, TaskPublic, TaskUpdate
 from server.tasks.occurrences import Next
-from server.tasks.reminders import Kept, Wanted, default_reminders, keep, rearmed, requested, spec
+from server.tasks.records import tracked, write_records
+from server.tasks.reminders import Kept, Wanted, default_reminders, keep, rearmed, requested
 from server.tasks.rules import apply_fields
 from server.users.models import User
 
@@ -43,27 +42,6 @@ class _Applied:
     due_changed: bool
     placed: bool  # its project or parent was set
     project_given: bool
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value and value.isoformat()
-
-
-def tracked(task: Task) -> dict[str, Any]:
-    """The fields activity records, as JSON values."""
-    return {
-        "title": task.title,
-        "description": task.description,
-        "completed": task.completed,
-        "priority": task.priority,
-        "tags": list(task.tags),
-        "due": _iso(task.due),
-        "recurrence": task.recurrence,
-        "project_id": task.project_id,
-        "parent_id": task.parent_id,
-        "deleted_at": _iso(task.deleted_at),
-        "reminders": [spec(reminder) for reminder in task.reminders],
-    }
 
 
 def check_change(data: TaskUpdate) -> None:
@@ -156,16 +134,23 @@ class TaskWork:
             title="",
             idempotency_key=idempotency_key,
             idempotency_fingerprint=digest,
+            # Given rather than left to their default factories: pydantic inspects a
+            # factory's signature each time it calls one.
+            tags=[],
+            reminders=[],
+            created_at=self.now,
+            updated_at=self.now,
         )
         applied = self._apply(task, data, data.model_fields_set | {"title"}, kept=[])
         default = default_reminders(self.policy.reminder_lead_minutes)
         self.set_reminders(task, default if applied.reminders is None else applied.reminders)
+        self.stamp(task)  # before the INSERT, which then writes the task whole
         self.session.add(task)
         self.session.flush()
         self.adopt(task)
         if applied.placed:
             self._placed[task.id] = (self._prefix, applied.project_given)
-        self.changed(task, "task.created")
+        self._events[task.id] = "task.created"  # stamped above: nothing left to flush
         return task
 
     def update(self, task: Task, data: TaskUpdate) -> None:
@@ -260,35 +245,31 @@ class TaskWork:
     # -- finishing ------------------------------------------------------------
 
     def finish(self) -> None:
-        """Check the subtasks' projects, then stage each changed task's event and activity."""
+        """Check the subtasks' projects, then write each changed task's event and activity
+        (server/tasks/records.py)."""
         self._check_placement()
         self.session.flush()
-        counts = queries.open_subtask_counts(self.session, list(self.tasks))
+        counts = self._open_subtask_counts()
         for task_id, task in self.tasks.items():
             self.publics[task_id] = queries.public_task(task, counts.get(task_id, 0))
-        for task_id, event_type in self._events.items():
-            task = self.tasks[task_id]
-            add_event(
-                self.session,
-                topic=self.topics.task_events,
-                type=event_type,
-                user_id=task.user_id,
-                subject=f"task/{task_id}",
-                data={
-                    "user_id": task.user_id,
-                    "task": self.publics[task_id].model_dump(mode="json"),
-                },
-            )
-            changes = diff(self._before[task_id], tracked(task))
-            if changes:
-                record(
-                    self.session,
-                    user_id=task.user_id,
-                    type=event_type,
-                    changes=changes,
-                    task_id=task_id,
-                    project_id=task.project_id,
-                )
+        write_records(
+            self.session,
+            self.topics,
+            changed=self._events,
+            tasks=self.tasks,
+            publics=self.publics,
+            before=self._before,
+        )
+
+    def _open_subtask_counts(self) -> dict[int, int]:
+        """Each tracked task's open subtasks. A task created in this unit has only subtasks
+        created in it too: those are counted here rather than read."""
+        new = {task_id for task_id, before in self._before.items() if before is None}
+        counts = queries.open_subtask_counts(self.session, [i for i in self.tasks if i not in new])
+        for task in self.tasks.values():
+            if task.parent_id in new and not task.completed and task.deleted_at is None:
+                counts[task.parent_id] = counts.get(task.parent_id, 0) + 1
+        return counts
 
     def _check_placement(self) -> None:
         """Every subtask placed in this unit is in its parent's project (checked at the end, so
@@ -307,16 +288,24 @@ class TaskWork:
 
     # -- helpers --------------------------------------------------------------
 
+    def project_names(self) -> dict[int, str]:
+        """The user's project names by id, deleted ones too (as `project_names` reads)."""
+        return {project.id: project.name for project in self.projects.load().values()}
+
     def adopt(self, task: Task) -> None:
         """Track a task created in this unit."""
         self.tasks[task.id] = task
         self._before[task.id] = None
 
     def changed(self, task: Task, event_type: str) -> None:
+        self.stamp(task)
+        self._events.setdefault(task.id, event_type)
+
+    def stamp(self, task: Task) -> None:
+        """A changed task's time of change and next alert."""
         task.updated_at = self.now
         archived = self.projects.loaded(task.project_id).archived
         task.next_alert_at = self.policy.next_alert_at(task, archived=archived)
-        self._events.setdefault(task.id, event_type)
 
     @staticmethod
     def set_reminders(task: Task, wanted_now: list[Wanted]) -> None:
