@@ -254,11 +254,12 @@ class Database:
 
     async def read_in_place(self, work: Callable[[Connection], T]) -> T:
         """`run(work)` for a short indexed read on a request's critical path (a chat turn's
-        history): on SQLite `work` runs right here, on the event loop, instead of on a
-        database thread: the hop there and back cost more CPU than such a read (a few rows
-        from the page cache), and on a busy machine 1-3 ms of waiting for a core and for the
-        GIL (measured: 2.9 ms p50 on a thread, 0.3 ms here). A WAL reader never waits for a
-        writer's lock. Elsewhere the same as `run(work)`."""
+        history, one task by id, a user's project names): on SQLite `work` runs right here,
+        on the event loop, instead of on a database thread: the hop there and back cost
+        more CPU than such a read (a few rows from the page cache), and on a busy machine
+        1-3 ms of waiting for a core and for the GIL (measured: 2.9 ms p50 on a thread,
+        0.3 ms here). A WAL reader never waits for a writer's lock. Elsewhere the same as
+        `run(work)`."""
         if not self.is_sqlite:
             return await self.run(work)
         try:

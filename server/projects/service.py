@@ -286,8 +286,9 @@ class ProjectService:
 
     async def names(self, *, user: User) -> dict[int, str]:
         """Every project's name by id (deleted ones too), for showing a task's project: a
-        Core read on `Database.run`, as the tools ask for it with every listing."""
-        return await self.db.run(lambda conn: project_names(conn, user.id))
+        short indexed Core read, read in place (`Database.read_in_place`), as the tools ask
+        for it with every listing."""
+        return await self.db.read_in_place(lambda conn: project_names(conn, user.id))
 
     # -- helpers --------------------------------------------------------------
 

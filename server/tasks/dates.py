@@ -82,4 +82,3 @@ def _natural(text: str, tz: ZoneInfo, now: datetime) -> datetime | None:
             return dateparser.parse(lowered, languages=["en"], settings=settings)
         except KeyError:  # a zone it does not know (pytz's UnknownTimeZoneError)
             return None
-

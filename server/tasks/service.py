@@ -205,11 +205,13 @@ class TaskService(BatchWrites):
     async def get_task(
         self, *, user: User, task_id: int, include_deleted: bool = True
     ) -> TaskPublic:
-        # Core and `Database.run`, like listing: reading one task is the other hot path.
+        # A Core read by primary key, read in place: reading one task is the other hot path.
         check_id(task_id, queries.task_not_found)
         params = {"id": task_id, "user_id": user.id}
 
-        row = await self.db.run(lambda conn: conn.execute(queries.GET_TASK, params).first())
+        row = await self.db.read_in_place(
+            lambda conn: conn.execute(queries.GET_TASK, params).first()
+        )
         return queries.public_from(queries.visible(row, task_id, include_deleted)._mapping)
 
     async def get_task_with_names(
@@ -224,7 +226,7 @@ class TaskService(BatchWrites):
         def read(conn):
             return conn.execute(queries.GET_TASK, params).first(), project_names(conn, user.id)
 
-        row, names = await self.db.run(read)
+        row, names = await self.db.read_in_place(read)
         return queries.public_from(queries.visible(row, task_id, True)._mapping), names
 
     async def list_tasks(self, *, user: User, query: TaskQuery) -> TaskPage:

@@ -43,9 +43,7 @@ async def can_match(services, account, text: str) -> set[int] | None:
     return None if ids is None else set(ids)
 
 
-async def test_the_index_narrows_a_text_to_the_tasks_holding_it_and_follows_edits(
-    services, alice
-):
+async def test_the_index_narrows_a_text_to_the_tasks_holding_it_and_follows_edits(services, alice):
     zebra = await make_task(services, alice.user, title="Feed the ZEBRA")
     crossing = await make_task(services, alice.user, title="Walk", description="zebra crossing")
     await make_task(services, alice.user, title="Zeb rather not")
@@ -63,9 +61,7 @@ async def test_the_index_narrows_a_text_to_the_tasks_holding_it_and_follows_edit
     assert await can_match(services, alice, "ze") is None  # too short to narrow
 
 
-async def test_text_is_found_in_long_descriptions_and_across_non_ascii_characters(
-    services, alice
-):
+async def test_text_is_found_in_long_descriptions_and_across_non_ascii_characters(services, alice):
     notes = "x" * 9_990 + " café"
     await make_task(services, alice.user, title="Notes", description=notes)
     await make_task(services, alice.user, title="Løft ålen")
