@@ -5,13 +5,7 @@ logs stay readable."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import sys
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
 import pytest
@@ -30,9 +24,9 @@ from tests.utils.events import (
     started,
     task_due_in,
 )
+from tests.utils.processes import Process, todo_agent
 from tests.utils.sse import live_events
 
-ROOT = Path(__file__).resolve().parents[3]
 # Small bounds, so that healing and stalls show within a few seconds.
 QUICK = {"kafka_stall_seconds": 2, "event_stall_seconds": 2, "scheduler_interval_seconds": 0.2}
 
@@ -132,46 +126,6 @@ async def scrape(base_url: str) -> list[tuple[str, dict, float]]:
     ]
 
 
-@dataclass
-class Process:
-    """A `todo-agent` command running as a real process, its stderr collected."""
-
-    name: str
-    process: asyncio.subprocess.Process
-    lines: list[str] = field(default_factory=list)
-
-    async def read(self) -> None:
-        assert self.process.stderr is not None
-        async for line in self.process.stderr:
-            self.lines.append(line.decode().rstrip())
-
-    def said(self, text: str) -> bool:
-        return any(text in line for line in self.lines)
-
-
-@contextlib.asynccontextmanager
-async def todo_agent(cwd, name: str, *args: str, env: dict[str, str]) -> AsyncIterator[Process]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "server.cli",
-        *args,
-        cwd=cwd,  # away from any .env of the checkout
-        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    running = Process(name, process)
-    reader = asyncio.create_task(running.read())
-    try:
-        yield running
-    finally:
-        if process.returncode is None:
-            process.terminate()
-            await process.wait()
-        await reader
-
-
 async def test_a_20_second_outage_logs_a_few_lines_not_thousands(sqlite_url, own_broker, tmp_path):
     """A worker and an API as real processes, with alerts coming due while the broker is
     away; its return is noticed and what waited is delivered."""
@@ -184,8 +138,10 @@ async def test_a_20_second_outage_logs_a_few_lines_not_thousands(sqlite_url, own
     port = free_port()
     async with (
         services_on(sqlite_url) as services,
-        todo_agent(tmp_path, "worker", "worker", env=env) as worker,
-        todo_agent(tmp_path, "api", "serve", "--no-workers", "--port", str(port), env=env) as api,
+        todo_agent(tmp_path, "worker", env=env) as worker,
+        todo_agent(
+            tmp_path, "serve", "--no-workers", "--port", str(port), env=env, name="api"
+        ) as api,
     ):
         ann = await services.users.create_user(name="ann")
         await eventually(lambda: both_ready(worker, api), within=30)
@@ -219,10 +175,7 @@ async def test_a_20_second_outage_logs_a_few_lines_not_thousands(sqlite_url, own
 
 
 async def both_ready(worker: Process, api: Process) -> bool:
-    for process in (worker, api):
-        if process.process.returncode is not None:
-            raise AssertionError(f"{process.name} exited:\n" + "\n".join(process.lines))
-    return worker.said("todo-agent worker ready") and api.said("todo-agent ready")
+    return await worker.saying("todo-agent worker ready") and await api.saying("todo-agent ready")
 
 
 async def notified(services, expected: int) -> bool:

@@ -3,13 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import signal
-import sys
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 
@@ -17,51 +11,12 @@ from server.notifications.models import Notification
 from server.tasks.models import TaskAlert
 from tests.utils.app import services_on
 from tests.utils.events import count, eventually, outbox_drained, task_due_in
-
-ROOT = Path(__file__).resolve().parents[3]
-
-
-@dataclass
-class Worker:
-    process: asyncio.subprocess.Process
-    lines: list[str] = field(default_factory=list)
-
-    async def read(self) -> None:
-        assert self.process.stderr is not None
-        async for line in self.process.stderr:
-            self.lines.append(line.decode().rstrip())
-
-    def said(self, text: str) -> bool:
-        return any(text in line for line in self.lines)
+from tests.utils.processes import todo_agent
 
 
-@contextlib.asynccontextmanager
-async def worker(cwd, **env: str) -> AsyncIterator[Worker]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "server.cli",
-        "worker",
-        cwd=cwd,  # away from any .env of the checkout
-        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
-        stderr=asyncio.subprocess.PIPE,
-    )
-    running = Worker(process)
-    reader = asyncio.create_task(running.read())
-    try:
-        await eventually(lambda: _ready(running), within=30)
-        yield running
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-        await reader
-
-
-async def _ready(running: Worker) -> bool:
-    if running.process.returncode is not None:
-        raise AssertionError("worker exited:\n" + "\n".join(running.lines))
-    return running.said("todo-agent worker ready")
+def worker(cwd, **env: str):
+    """`todo-agent worker` with `env`, yielded once it is ready."""
+    return todo_agent(cwd, "worker", env=env, ready="todo-agent worker ready")
 
 
 @pytest.fixture
