@@ -34,7 +34,7 @@ class Outage:
 
 @pytest.fixture
 async def outage(tmp_path) -> AsyncIterator[Outage]:
-    server = Postgres(str(tmp_path / "pg"))
+    server = Postgres(str(tmp_path / "pg"), durable=False)
     try:
         settings = make_settings(database_url=server.new_database_url())
         async with open_runtime(settings) as runtime, http_client(create_app(runtime)) as client:

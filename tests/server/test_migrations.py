@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
@@ -22,6 +23,12 @@ from tests.utils.app import services_on
 from tests.utils.events import rows
 from tests.utils.factories import make_task
 from tests.utils.oauth import mint_access_token
+
+
+@pytest.fixture
+def database_url(empty_database_url) -> str:
+    """Empty databases: these tests build and upgrade the schema themselves."""
+    return empty_database_url
 
 
 def alembic_config(connection=None) -> Config:
