@@ -16,9 +16,10 @@ from tests.server.web.helpers import (
 )
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 async def browser():
-    """Debian chromium; skips the test where it is not installed."""
+    """Debian chromium, one per module (a launch takes seconds); each test opens a context of
+    its own (`open_page`), with its own cookies and storage. Skips where it is not installed."""
     if not CHROMIUM_INSTALLED:
         pytest.skip(CHROMIUM_MISSING)
     async with launch_chromium() as browser:
