@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+from playwright.async_api import expect
 
 from tests.server.web.helpers import (
     CHROMIUM_INSTALLED,
@@ -14,6 +15,11 @@ from tests.server.web.helpers import (
     open_page,
     run_serve,
 )
+
+# What a page shows after a round trip through the server (a chat turn: the provider, a tool,
+# the provider again) can take longer than playwright's 5 s on a busy machine; `expect` waits
+# for it up to this long, and returns as soon as it shows.
+expect.set_options(timeout=30_000)
 
 
 @pytest.fixture(scope="module")
