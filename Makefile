@@ -23,8 +23,12 @@ run: $(VENV)/.installed-run
 
 # Temporary files under the checkout: pytest removes all but the last three runs' folders
 # under /tmp, which would pull a database out from under another checkout's run.
+# TEST_WORKERS test processes (pytest-xdist), each given whole files in collection order
+# (tests/conftest.py puts the long ones first): most tests wait on subprocesses, brokers and
+# sockets, so three outrun two cores. TEST_WORKERS=0: one process.
+TEST_WORKERS ?= 3
 test: $(VENV)/.installed-test
-	$(BIN)/python -m pytest --basetemp=$(CURDIR)/.pytest_tmp $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --basetemp=$(CURDIR)/.pytest_tmp -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

@@ -43,6 +43,26 @@ for _name in list(os.environ):
         del os.environ[_name]
 
 
+# Files of tests that each run for many seconds (real processes, browsers, broker outages):
+# collected first, so that `make test`'s workers (whole files each, in collection order)
+# start on them and none is left running alone at the end.
+LONG_FILES = (
+    "tests/server/web/",
+    "tests/mcp_tools/test_inspector.py",
+    "tests/server/cli/",
+    "tests/server/events/test_broker_restart.py",
+    "tests/server/workers/test_worker_process.py",
+    "tests/server/workers/test_dead_letters.py",
+    "tests/mcp_tools/test_push.py",
+    "tests/mcp_tools/test_confirm.py",
+    "tests/fuzz/",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: not item.nodeid.startswith(LONG_FILES))  # stable
+
+
 @pytest.fixture(scope="session")
 def postgres(tmp_path_factory) -> Postgres:
     pg = Postgres(str(tmp_path_factory.mktemp("pg")), durable=False)
