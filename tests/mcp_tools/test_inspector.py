@@ -54,6 +54,11 @@ def inspector_env() -> dict[str, str]:
     return env
 
 
+# How long the Inspector waits for the server to answer (its default, 15 s, is less than a
+# `todo-agent mcp` can take to start on a busy machine): an upper bound, not a wait.
+CONNECT_TIMEOUT_MS = "60000"
+
+
 async def inspect(env: dict[str, str], *args: str) -> dict:
     process = await asyncio.create_subprocess_exec(
         "npx",
@@ -61,6 +66,8 @@ async def inspect(env: dict[str, str], *args: str) -> dict:
         INSPECTOR,
         "--cli",
         *args,
+        "--connect-timeout",
+        CONNECT_TIMEOUT_MS,
         env=env,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
