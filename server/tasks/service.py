@@ -147,31 +147,29 @@ class TaskService(BatchWrites):
         )
 
     async def reopen_task(self, *, user: User, task_id: int) -> TaskPublic:
-        def change(work: TaskWork) -> Task:
-            task = work.load(task_id, include_deleted=False)
-            work.reopen(task)
-            return task
-
-        task, work = await self.run_unit(user, change)
-        return work.publics[task.id]
+        return await self._change_one(user, task_id, TaskWork.reopen, include_deleted=False)
 
     async def delete_task(self, *, user: User, task_id: int) -> TaskPublic:
         """Soft-delete a task with its subtasks: they leave every list but can be restored."""
-
-        def change(work: TaskWork) -> Task:
-            task = work.load(task_id, include_deleted=True)
-            work.delete(task)
-            return task
-
-        task, work = await self.run_unit(user, change)
-        return work.publics[task.id]
+        return await self._change_one(user, task_id, TaskWork.delete, include_deleted=True)
 
     async def restore_task(self, *, user: User, task_id: int) -> TaskPublic:
         """Bring back a deleted task and the subtasks deleted with it."""
+        return await self._change_one(user, task_id, TaskWork.restore, include_deleted=True)
+
+    async def _change_one(
+        self,
+        user: User,
+        task_id: int,
+        act: Callable[[TaskWork, Task], object],
+        *,
+        include_deleted: bool,
+    ) -> TaskPublic:
+        """`act(work, task)` on the user's task `task_id` in one unit; the task after it."""
 
         def change(work: TaskWork) -> Task:
-            task = work.load(task_id, include_deleted=True)
-            work.restore(task)
+            task = work.load(task_id, include_deleted=include_deleted)
+            act(work, task)
             return task
 
         task, work = await self.run_unit(user, change)
