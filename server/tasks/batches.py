@@ -31,6 +31,7 @@ from server.tasks.work import TaskWork, check_change
 from server.users.models import User
 
 R = TypeVar("R")
+T = TypeVar("T")
 
 
 def check_batch(field: str, items: Sequence[object]) -> None:
@@ -59,22 +60,15 @@ class BatchWrites:
         self, *, user: User, items: Sequence[NewTask], progress: Progress = no_progress
     ) -> list[TaskPublic]:
         """Create 1-50 tasks at once, all or none."""
-        check_batch("tasks", items)
 
-        def change(work: TaskWork, tell: Tell) -> list[Task]:
-            created = []
-            for index, item in enumerate(items):
-                with work.item(f"tasks[{index}]"):
-                    key = item.idempotency_key
-                    if key is not None:
-                        check_key(key)
-                    digest = key and digest_of(item)
-                    created.append(work.create(item, idempotency_key=key, digest=digest))
-                tell(index + 1)
-            return created
+        def create(work: TaskWork, item: NewTask) -> Task:
+            key = item.idempotency_key
+            if key is not None:
+                check_key(key)
+            return work.create(item, idempotency_key=key, digest=key and digest_of(item))
 
         try:
-            created, work = await self._batch(user, change, progress)
+            created, work = await self._batch(user, "tasks", items, create, progress)
         except IntegrityError:
             raise Conflict("an idempotency key of this batch was used meanwhile; retry") from None
         self._count_created(len(created))
@@ -84,69 +78,68 @@ class BatchWrites:
         self, *, user: User, items: Sequence[TaskChange], progress: Progress = no_progress
     ) -> list[TaskPublic]:
         """Change 1-50 tasks at once, all or none."""
-        check_batch("updates", items)
 
-        def change(work: TaskWork, tell: Tell) -> list[Task]:
-            changed = []
-            for index, item in enumerate(items):
-                with work.item(f"updates[{index}]"):
-                    data = TaskUpdate(**item.changes())
-                    check_change(data)
-                    task = work.load(item.task_id, include_deleted=False)
-                    work.update(task, data)
-                    changed.append(task)
-                tell(index + 1)
-            return changed
+        def update(work: TaskWork, item: TaskChange) -> Task:
+            data = TaskUpdate(**item.changes())
+            check_change(data)
+            task = work.load(item.task_id, include_deleted=False)
+            work.update(task, data)
+            return task
 
-        changed, work = await self._batch(user, change, progress)
+        changed, work = await self._batch(user, "updates", items, update, progress)
         return [work.publics[task.id] for task in changed]
 
     async def complete_tasks(
         self, *, user: User, task_ids: Sequence[int], progress: Progress = no_progress
     ) -> BatchCompletion:
         """Complete 1-50 tasks at once, all or none."""
-        check_batch("task_ids", task_ids)
 
-        def change(work: TaskWork, tell: Tell) -> tuple[list[Task], list[Task | None]]:
-            done, following = [], []
-            for index, task_id in enumerate(task_ids):
-                with work.item(f"task_ids[{index}]"):
-                    task = work.load(task_id, include_deleted=False)
-                    following.append(work.complete(task).task)
-                    done.append(task)
-                tell(index + 1)
-            return done, following
+        def complete(work: TaskWork, task_id: int) -> tuple[Task, Task | None]:
+            task = work.load(task_id, include_deleted=False)
+            return task, work.complete(task).task
 
-        (done, following), work = await self._batch(user, change, progress)
+        pairs, work = await self._batch(user, "task_ids", task_ids, complete, progress)
         if self.metrics:
-            self.metrics.tasks_completed.inc(len(done))
+            self.metrics.tasks_completed.inc(len(pairs))
+        following = dict.fromkeys(next_one.id for _, next_one in pairs if next_one)
         return BatchCompletion(
-            tasks=[work.publics[task.id] for task in done],
-            next_occurrences=[work.publics[i] for i in dict.fromkeys(t.id for t in following if t)],
+            tasks=[work.publics[task.id] for task, _ in pairs],
+            next_occurrences=[work.publics[task_id] for task_id in following],
         )
 
     async def delete_tasks(
         self, *, user: User, task_ids: Sequence[int], progress: Progress = no_progress
     ) -> list[TaskPublic]:
         """Delete 1-50 tasks at once, all or none."""
-        check_batch("task_ids", task_ids)
 
-        def change(work: TaskWork, tell: Tell) -> list[Task]:
-            gone = []
-            for index, task_id in enumerate(task_ids):
-                with work.item(f"task_ids[{index}]"):
-                    task = work.load(task_id, include_deleted=True)
-                    work.delete(task)
-                    gone.append(task)
-                tell(index + 1)
-            return gone
+        def delete(work: TaskWork, task_id: int) -> Task:
+            task = work.load(task_id, include_deleted=True)
+            work.delete(task)
+            return task
 
-        gone, work = await self._batch(user, change, progress)
+        gone, work = await self._batch(user, "task_ids", task_ids, delete, progress)
         return [work.publics[task.id] for task in gone]
 
     async def _batch(
-        self, user: User, change: Callable[[TaskWork, Tell], R], progress: Progress
-    ) -> tuple[R, TaskWork]:
-        """A batch's unit, its progress told as it goes (server/tasks/progress.py)."""
+        self,
+        user: User,
+        field: str,
+        items: Sequence[T],
+        each: Callable[[TaskWork, T], R],
+        progress: Progress,
+    ) -> tuple[list[R], TaskWork]:
+        """One unit for the whole batch: `each(work, item)` in order, an item's errors named
+        after it (`tasks[3].due: ...`), progress told as each is done
+        (server/tasks/progress.py)."""
+        check_batch(field, items)
+
+        def change(work: TaskWork, tell: Tell) -> list[R]:
+            results = []
+            for index, item in enumerate(items):
+                with work.item(f"{field}[{index}]"):
+                    results.append(each(work, item))
+                tell(index + 1)
+            return results
+
         async with relayed(progress) as tell:
             return await self.run_unit(user, lambda work: change(work, tell))

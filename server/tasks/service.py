@@ -120,14 +120,9 @@ class TaskService(BatchWrites):
     async def update_task(self, *, user: User, task_id: int, data: TaskUpdate) -> TaskPublic:
         """Change the fields present in `data`; rescheduling re-arms alerts, keeps recurrence."""
         check_change(data)
-
-        def change(work: TaskWork) -> Task:
-            task = work.load(task_id, include_deleted=False)
-            work.update(task, data)
-            return task
-
-        task, work = await self.run_unit(user, change)
-        return work.publics[task.id]
+        return await self._change_one(
+            user, task_id, lambda work, task: work.update(task, data), include_deleted=False
+        )
 
     async def complete_task(self, *, user: User, task_id: int) -> CompletionPublic:
         """Complete a task and its open subtasks; a recurring one gets one next occurrence."""
