@@ -243,9 +243,7 @@ class Database:
         """
         try:
             if self.is_sqlite:
-                if self._sqlite is None:
-                    self._sqlite = _SqliteRunner(self.url)
-                return await self._sqlite.run(work, write=write)
+                return await self._sqlite_runner().run(work, write=write)
             engine = self.write_engine if write else self.engine
             async with engine.begin() if write else engine.connect() as conn:
                 return await conn.run_sync(work)
@@ -263,9 +261,7 @@ class Database:
         if not self.is_sqlite:
             return await self.run(work)
         try:
-            if self._sqlite is None:
-                self._sqlite = _SqliteRunner(self.url)
-            return self._sqlite.read_here(work)
+            return self._sqlite_runner().read_here(work)
         except DATABASE_DOWN as exc:
             raise _unavailable(exc) from exc
 
@@ -290,6 +286,12 @@ class Database:
                     return await session.run_sync(work)
         except DATABASE_DOWN as exc:
             raise _unavailable(exc) from exc
+
+    def _sqlite_runner(self) -> _SqliteRunner:
+        """The sync engines and threads of `run` on SQLite, made at the first unit."""
+        if self._sqlite is None:
+            self._sqlite = _SqliteRunner(self.url)
+        return self._sqlite
 
     async def migrate(self, **attributes: object) -> None:
         """Bring the schema to the newest migration (creating it on an empty database);
