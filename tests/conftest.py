@@ -94,17 +94,19 @@ def database_url(request, tmp_path) -> str:
 
     The PostgreSQL one is already migrated (a copy of a database migrated once; opening it
     finds its schema current): tests of migrations ask for `empty_database_url`."""
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path}/todo.db"
-    return request.getfixturevalue("postgres").new_database_url(migrated=True)
+    return _new_database(request, tmp_path, migrated=True)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def empty_database_url(request, tmp_path) -> str:
     """An empty database, on an SQLite file and on a real PostgreSQL."""
+    return _new_database(request, tmp_path, migrated=False)
+
+
+def _new_database(request, tmp_path, *, migrated: bool) -> str:
     if request.param == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path}/todo.db"
-    return request.getfixturevalue("postgres").new_database_url()
+    return request.getfixturevalue("postgres").new_database_url(migrated=migrated)
 
 
 @pytest.fixture
